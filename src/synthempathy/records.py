@@ -1,0 +1,75 @@
+"""Record types that flow between stages, one JSON object per JSONL line.
+
+Each stage adds fields to the record it received, so a pair still carries the
+seed situation and story it grew from. `id` is fixed at brainstorm time from
+the lineage (seed id + story index) and never changes after, which is what lets
+later stages, the rejects file and the request cache refer to the same item.
+`provenance` holds one entry per generating stage.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Provenance(Record):
+    """How one LLM output was made: enough to reproduce or audit it."""
+
+    model: str
+    model_sha256: str
+    prompt: str
+    prompt_sha256: str
+    prompt_format: str
+    sampling: dict[str, Any]
+    seed: int
+    attempts: int = Field(ge=1)
+    finish_reason: str
+    completion_tokens: int = Field(ge=0)
+
+
+class Seed(Record):
+    """A stressor situation from the seed taxonomy (git-tracked YAML)."""
+
+    id: str
+    category: str
+    situation: str
+
+
+class Story(Record):
+    id: str
+    seed_id: str
+    category: str
+    situation: str
+    story: str
+    provenance: dict[str, Provenance]
+
+
+class Explanation(Story):
+    explanation: str
+    """First-person account by the person seeking support."""
+
+
+class Pair(Explanation):
+    emotion: str
+    """Chain-of-Empathy step 1: the emotion the speaker feels."""
+    cause: str
+    """Chain-of-Empathy step 2: why they feel it (e.g. the cognitive error behind it)."""
+    response: str
+
+
+class Reject(Record):
+    """An item dropped by some stage, with the reason: nothing disappears silently."""
+
+    id: str
+    stage: str
+    reason: str
+    detail: str = ""
+    score: float | None = None
+    duplicate_of: str | None = None
+    record: dict[str, Any] = Field(default_factory=dict)

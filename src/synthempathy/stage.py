@@ -1,0 +1,110 @@
+"""What every stage script shares: error handling and the generation skeleton.
+
+A stage script in stages/ says what it reads, how it builds prompt variables
+and records, and where it writes; this module does the rest the same way for
+all of them: validate params before any model loads, open the request cache,
+load the model only if a call misses the cache, write outputs atomically, print
+a one-line summary.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any
+
+from pydantic import BaseModel
+
+from .cache import RequestCache
+from .errors import UserError
+from .generate import Generator, Item, Outcome, Parser
+from .jsonl import write_json, write_records
+from .llm import make_backend
+from .params import GenerationParams, Params, load_params
+from .prompts import load_template
+from .records import Reject
+
+
+def entry_point(main: Callable[[], None]) -> Callable[[], None]:
+    """Run `main`, turning UserError into one line on stderr and exit code 2."""
+
+    @wraps(main)
+    def wrapper() -> None:
+        try:
+            main()
+        except UserError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            raise SystemExit(exc.exit_code) from None
+
+    return wrapper
+
+
+Postprocess = Callable[[list, Params], tuple[list, list[Reject]]]
+"""Runs on a stage's kept records before writing (e.g. dedupe); returns (kept, dropped)."""
+
+
+@dataclass(frozen=True)
+class GenerationStage:
+    """The parts that differ between brainstorm, rewrite and respond."""
+
+    name: str
+    variables: set[str]
+    """Template placeholders this stage fills."""
+    parse: Parser
+    build: Callable[[Any, Item, dict[str, str], dict], BaseModel]
+    """(input record, item, parsed fields, provenance so far) -> output record."""
+
+
+def run_generation(stage: GenerationStage, params: Params, inputs: Sequence[tuple[Any, Item]],
+                   out_path: str, rejects_path: str, metrics_path: str,
+                   postprocess: Postprocess | None = None, extra_metrics: dict | None = None) -> list[BaseModel]:
+    """Generate one output per input, write outs, rejects and metrics; return the kept records."""
+    gen_params: GenerationParams = getattr(params, stage.name)
+    template = load_template(gen_params.prompt, stage.variables)
+    cache = RequestCache()
+    backend = make_backend(params.llm)
+    try:
+        generator = Generator(stage.name, template, gen_params, params.llm, backend, cache, stage.parse)
+        outcomes = generator.run([item for _, item in inputs])
+    finally:
+        backend.close()
+        cache.close()
+    kept, rejects = [], []
+    for (record, item), outcome in zip(inputs, outcomes):
+        if outcome.fields is None:
+            rejects.append(reject_of(stage.name, outcome))
+            continue
+        provenance = dict(getattr(record, "provenance", {}) or {})
+        provenance[stage.name] = outcome.provenance
+        kept.append(stage.build(record, item, outcome.fields, provenance))
+    if postprocess is not None:
+        kept, dropped = postprocess(kept, params)
+        rejects += dropped
+    write_records(out_path, kept)
+    write_records(rejects_path, rejects)
+    stats = generator.stats
+    metrics = {
+        "items": stats.items,
+        "kept": len(kept),
+        "rejected": dict(sorted(_count(rejects).items())),
+        "retries": stats.retries,
+        "completion_tokens": stats.completion_tokens,
+        **(extra_metrics or {}),
+    }
+    write_json(metrics_path, metrics)
+    print(stats.summary(stage.name), file=sys.stderr)
+    return kept
+
+
+def reject_of(stage: str, outcome: Outcome) -> Reject:
+    return Reject(id=outcome.item.id, stage=stage, reason=outcome.reason, detail=outcome.detail,
+                  record={"values": outcome.item.values})
+
+
+def _count(rejects: Sequence[Reject]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for r in rejects:
+        counts[r.reason] = counts.get(r.reason, 0) + 1
+    return counts

@@ -1,0 +1,51 @@
+"""Stage 4, filter: the quality gate between generated pairs and the corpus.
+
+Drops pairs that are empty, echo the prompt scaffolding, refuse, repeat
+themselves, end mid-sentence or fall outside the length bounds, then exact and
+near duplicates of explanations and responses. Every drop, from this stage
+and the generating stages before it, lands in data/corpus/rejects.jsonl with
+its stage and reason.
+"""
+
+import sys
+from collections import Counter
+
+from synthempathy.jsonl import read_records, write_json, write_records
+from synthempathy.params import load_params
+from synthempathy.quality import dedupe, first_problem
+from synthempathy.records import Pair, Reject
+from synthempathy.stage import entry_point
+
+IN = "data/pairs/pairs.jsonl"
+UPSTREAM_REJECTS = ["data/stories/rejects.jsonl", "data/explanations/rejects.jsonl", "data/pairs/rejects.jsonl"]
+OUT, REJECTS, METRICS = "data/corpus/corpus.jsonl", "data/corpus/rejects.jsonl", "metrics/filter.json"
+FIELDS = ("explanation", "response")
+
+
+@entry_point
+def main() -> None:
+    params = load_params()
+    pairs = read_records(IN, Pair)
+    upstream = [r for path in UPSTREAM_REJECTS for r in read_records(path, Reject)]
+    kept, dropped = [], []
+    for pair in pairs:
+        problem = first_problem(pair, FIELDS, params.filter)
+        if problem is None:
+            kept.append(pair)
+        else:
+            reason, detail = problem
+            dropped.append(Reject(id=pair.id, stage="filter", reason=reason, detail=detail,
+                                  record=pair.model_dump(mode="json")))
+    for field in FIELDS:
+        kept, dups = dedupe(kept, field, params.filter.near_dup, stage="filter")
+        dropped += dups
+    write_records(OUT, kept)
+    write_records(REJECTS, upstream + dropped)
+    reasons = Counter(r.reason for r in dropped)
+    write_json(METRICS, {"pairs_in": len(pairs), "kept": len(kept), "dropped": dict(sorted(reasons.items()))})
+    summary = ", ".join(f"{k} {v}" for k, v in sorted(reasons.items())) or "none"
+    print(f"filter: {len(pairs)} pairs -> {len(kept)} kept, {len(dropped)} dropped ({summary})", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,36 @@
+"""Stage 3, respond: one Chain-of-Empathy response per explanation (paper mean 153.7 words).
+
+The model names the emotion, reasons about its cause, then responds; all
+three steps are kept in the pair. Reads data/explanations/explanations.jsonl,
+writes data/pairs/pairs.jsonl.
+"""
+
+from synthempathy.generate import Item
+from synthempathy.jsonl import read_records
+from synthempathy.parsing import parse_chain_of_empathy
+from synthempathy.params import load_params
+from synthempathy.records import Explanation, Pair
+from synthempathy.stage import GenerationStage, entry_point, run_generation
+
+IN = "data/explanations/explanations.jsonl"
+OUT, REJECTS, METRICS = "data/pairs/pairs.jsonl", "data/pairs/rejects.jsonl", "metrics/respond.json"
+
+
+@entry_point
+def main() -> None:
+    params = load_params()
+    explanations = read_records(IN, Explanation)
+    stage = GenerationStage(
+        name="respond",
+        variables={"explanation"},
+        parse=parse_chain_of_empathy,
+        build=lambda exp, item, fields, prov: Pair(
+            **exp.model_dump(exclude={"provenance"}), **fields, provenance=prov
+        ),
+    )
+    inputs = [(e, Item(id=e.id, values={"explanation": e.explanation})) for e in explanations]
+    run_generation(stage, params, inputs, OUT, REJECTS, METRICS)
+
+
+if __name__ == "__main__":
+    main()

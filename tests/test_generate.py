@@ -1,0 +1,106 @@
+"""The generation driver and the llama.cpp backend, with the real embedded model."""
+
+import pytest
+
+from synthempathy.cache import RequestCache
+from synthempathy.errors import UserError
+from synthempathy.generate import Generator, Item, Unusable
+from synthempathy.llm import make_backend
+from synthempathy.llm.llama_cpp import format_chat
+from synthempathy.models import resolve_model
+from synthempathy.params import GenerationParams, LLMParams
+from synthempathy.parsing import parse_text
+from synthempathy.prompts import Prompt, load_template
+
+from conftest import ROOT
+
+LLM = LLMParams(n_ctx=1024, n_threads=2, max_attempts=2)
+BRAINSTORM = GenerationParams(prompt="prompts/brainstorm.txt", temperature=1.0, max_tokens=48,
+                              stop=["###", "\nSituation:", "\n\n"])
+SITUATIONS = ["Losing a job", "A flat tyre on the way to an interview", "A noisy neighbour", "Failing an exam"]
+
+
+def run(items, parse=parse_text("story"), llm=LLM, params=BRAINSTORM):
+    template = load_template(ROOT / params.prompt, {"situation"})
+    backend = make_backend(llm)
+    cache = RequestCache()
+    try:
+        gen = Generator("brainstorm", template, params, llm, backend, cache, parse)
+        return gen.run(items), gen.stats
+    finally:
+        backend.close()
+        cache.close()
+
+
+def items(names):
+    return [Item(id=f"i{SITUATIONS.index(n)}", values={"situation": n}) for n in names]
+
+
+def test_outputs_do_not_depend_on_order_or_history(isolated_cache, tmp_path, monkeypatch):
+    together, stats = run(items(SITUATIONS))
+    assert stats.model_calls >= len(SITUATIONS) and stats.cache_hits == 0
+    texts = {o.item.id: o.fields for o in together}
+    for name in reversed(SITUATIONS):  # each alone, fresh process state, fresh cache
+        monkeypatch.setenv("SYNTHEMPATHY_CACHE_DIR", str(tmp_path / name))
+        alone, _ = run(items([name]))
+        assert alone[0].fields == texts[alone[0].item.id]
+    assert all(o.provenance.model == "gemma-3-270m-q4_k_m.gguf" for o in together if o.fields)
+
+
+def test_second_run_is_served_from_cache_without_model_calls():
+    first, stats1 = run(items(SITUATIONS[:2]))
+    second, stats2 = run(items(SITUATIONS[:2]))
+    assert stats2.model_calls == 0
+    assert stats2.cache_hits == stats1.model_calls
+    assert [o.fields for o in first] == [o.fields for o in second]
+    assert [o.provenance for o in first] == [o.provenance for o in second]
+
+
+def test_unusable_output_is_retried_then_rejected_with_reason():
+    def never(text):
+        raise Unusable("unparseable: test parser refuses everything")
+
+    outcomes, stats = run(items(SITUATIONS[:1]), parse=never, params=BRAINSTORM.model_copy(update={"max_tokens": 200}))
+    assert outcomes[0].fields is None
+    assert outcomes[0].reason == "unparseable: test parser refuses everything"
+    assert stats.model_calls == 2 and stats.retries == 1
+    assert stats.rejected == {"unparseable: test parser refuses everything": 1}
+
+
+def test_max_tokens_cut_is_truncated_and_records_attempts():
+    tiny = BRAINSTORM.model_copy(update={"max_tokens": 2, "stop": []})
+    outcomes, stats = run(items(SITUATIONS[:1]), params=tiny)
+    assert outcomes[0].reason == "truncated" and stats.model_calls == LLM.max_attempts
+
+
+def test_context_too_small_is_a_user_error():
+    with pytest.raises(UserError, match=r"exceeds llm\.n_ctx 256"):
+        run(items(SITUATIONS[:1]), llm=LLM.model_copy(update={"n_ctx": 256}))
+
+
+def test_chat_format_requires_a_template():
+    with pytest.raises(UserError, match="has no chat template"):
+        run(items(SITUATIONS[:1]), llm=LLM.model_copy(update={"prompt_format": "chat"}))
+
+
+def test_bad_model_paths(tmp_path):
+    with pytest.raises(UserError, match="does not exist"):
+        resolve_model(str(tmp_path / "nope.gguf"))
+    fake = tmp_path / "fake.gguf"
+    fake.write_bytes(b"PK\x03\x04 not a gguf")
+    with pytest.raises(UserError, match="is not a GGUF file"):
+        resolve_model(str(fake))
+
+
+def test_local_gguf_path_gets_name_and_sha(embedded_model):
+    again = resolve_model(str(embedded_model.path))
+    assert again.sha256 == embedded_model.sha256
+    assert again.name == embedded_model.path.name  # a file name, never an absolute path
+
+
+def test_format_chat_keeps_static_prefix_reusable():
+    template = "{{ bos_token }}{% for m in messages %}<start_of_turn>{{ m.role }}\n{{ m.content }}<end_of_turn>\n{% endfor %}<start_of_turn>model\n"
+    prompt = Prompt(prefix="Instructions\n\n", suffix="Story: x\nExplanation:")
+    chat = format_chat(template, "<bos>", "<eos>", prompt)
+    assert chat.prefix == "<bos><start_of_turn>user\nInstructions\n\n"
+    assert chat.suffix == "Story: x\nExplanation:<end_of_turn>\n<start_of_turn>model"  # jinja trim_blocks eats the last newline

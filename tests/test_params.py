@@ -1,0 +1,71 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+from synthempathy.errors import UserError
+from synthempathy.params import load_params, sampling_of
+
+from conftest import ROOT
+
+
+def write_params(tmp_path: Path, mutate) -> Path:
+    data = yaml.safe_load((ROOT / "params.yaml").read_text())
+    mutate(data)
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def test_shipped_params_are_valid():
+    params = load_params(ROOT / "params.yaml")
+    assert params.llm.model == "embedded"
+    assert params.respond.prompt == "prompts/respond.txt"
+    assert params.scale.stories_per_seed >= 1
+
+
+def test_unknown_key_is_named_with_its_line(tmp_path):
+    path = write_params(tmp_path, lambda d: d["respond"].update(temprature=0.5))
+    with pytest.raises(UserError) as err:
+        load_params(path)
+    msg = str(err.value)
+    assert "respond.temprature: unknown key" in msg
+    line = next(i for i, l in enumerate(path.read_text().splitlines(), 1) if "temprature" in l)
+    assert f"{path}:{line}:" in msg
+    assert "\n" not in msg
+
+
+@pytest.mark.parametrize(
+    "mutate, key",
+    [
+        (lambda d: d["respond"].update(temperature=-0.1), "respond.temperature"),
+        (lambda d: d["scale"].update(stories_per_seed=0), "scale.stories_per_seed"),
+        (lambda d: d["llm"].update(n_ctx="big"), "llm.n_ctx"),
+        (lambda d: d["llm"].update(backend="magic"), "llm.backend"),
+        (lambda d: d["filter"]["near_dup"].update(threshold=101), "filter.near_dup.threshold"),
+    ],
+)
+def test_bad_values_name_the_key(tmp_path, mutate, key):
+    path = write_params(tmp_path, mutate)
+    with pytest.raises(UserError, match=key.replace(".", r"\.")):
+        load_params(path)
+
+
+def test_missing_section_and_bad_yaml(tmp_path):
+    path = write_params(tmp_path, lambda d: d.pop("rewrite"))
+    with pytest.raises(UserError, match="rewrite: Field required"):
+        load_params(path)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("llm:\n  model: [unclosed\n")
+    with pytest.raises(UserError, match=r"bad\.yaml:\d+: not valid YAML"):
+        load_params(bad)
+    with pytest.raises(UserError, match="params file not found"):
+        load_params(tmp_path / "missing.yaml")
+
+
+def test_sampling_excludes_prompt_path():
+    params = load_params(ROOT / "params.yaml")
+    sampling = sampling_of(params.respond)
+    assert "prompt" not in sampling
+    assert sampling["temperature"] == params.respond.temperature
+    assert sampling["stop"] == params.respond.stop

@@ -1,0 +1,50 @@
+import pytest
+
+from synthempathy.errors import UserError
+from synthempathy.prompts import load_template
+
+from conftest import ROOT
+
+
+def test_render_splits_static_prefix_at_line_of_first_placeholder(tmp_path):
+    path = tmp_path / "t.txt"
+    path.write_text("Instructions.\n\nExample: x\n\nStory: ${story}\nExplanation:")
+    tpl = load_template(path, {"story"})
+    a, b = tpl.render(story="one"), tpl.render(story="two two")
+    assert a.prefix == b.prefix == "Instructions.\n\nExample: x\n\n"
+    assert a.suffix == "Story: one\nExplanation:"
+    assert a.text == "Instructions.\n\nExample: x\n\nStory: one\nExplanation:"
+
+
+def test_dollar_escape_and_sha(tmp_path):
+    path = tmp_path / "t.txt"
+    path.write_text("Costs $$5.\n${story}")
+    tpl = load_template(path, {"story"})
+    assert tpl.render(story="s").text == "Costs $5.\ns"
+    assert len(tpl.sha256) == 64
+    path.write_text("Costs $$6.\n${story}")
+    assert load_template(path, {"story"}).sha256 != tpl.sha256
+
+
+def test_unknown_placeholder_names_file_and_line(tmp_path):
+    path = tmp_path / "t.txt"
+    path.write_text("line one\nline two ${storey}\n")
+    with pytest.raises(UserError, match=r"t\.txt:2: unknown placeholder \$\{storey\}"):
+        load_template(path, {"story"})
+
+
+def test_stray_dollar_and_missing_file(tmp_path):
+    path = tmp_path / "t.txt"
+    path.write_text("${story} costs $ 5")
+    with pytest.raises(UserError, match=r"t\.txt:1: stray '\$'"):
+        load_template(path, {"story"})
+    with pytest.raises(UserError, match="prompt template not found"):
+        load_template(tmp_path / "nope.txt", {"story"})
+
+
+@pytest.mark.parametrize("name, var", [("brainstorm", "situation"), ("rewrite", "story"), ("respond", "explanation")])
+def test_shipped_templates_end_with_item_and_share_prefix(name, var):
+    tpl = load_template(ROOT / "prompts" / f"{name}.txt", {var})
+    prompt = tpl.render(**{var: "VALUE"})
+    assert "###" in prompt.prefix  # few-shot examples live in the reusable prefix
+    assert "VALUE" in prompt.suffix and "VALUE" not in prompt.prefix
