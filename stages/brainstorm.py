@@ -4,8 +4,7 @@ Reads data/seeds/stressors.yaml, writes data/stories/stories.jsonl with exact
 duplicates (after normalisation) moved to data/stories/rejects.jsonl.
 """
 
-from synthempathy.generate import Item
-from synthempathy.parsing import parse_text
+from synthempathy.generate import Item, Step
 from synthempathy.params import load_params
 from synthempathy.quality import dedupe_field
 from synthempathy.records import Story
@@ -28,7 +27,7 @@ def main() -> None:
     stage = GenerationStage(
         name="brainstorm",
         variables={"situation"},
-        parse=parse_text("story"),
+        steps=(Step("story"),),
         build=lambda seed, item, fields, prov: Story(
             id=item.id, seed_id=seed.id, category=seed.category,
             situation=seed.situation, story=fields["story"], provenance=prov,

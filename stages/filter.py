@@ -1,8 +1,9 @@
 """Stage 4, filter: the quality gate between generated pairs and the corpus.
 
 Drops pairs that are empty, echo the prompt scaffolding, refuse, repeat
-themselves, end mid-sentence or fall outside the length bounds, then exact and
-near duplicates of explanations and responses. Every drop, from this stage
+themselves, end mid-sentence or fall outside the length bounds, then toxic
+ones (filter.toxicity), then exact and near duplicates of explanations and
+responses. Every drop, from this stage
 and the generating stages before it, lands in data/corpus/rejects.jsonl with
 its stage and reason.
 """
@@ -12,7 +13,7 @@ from collections import Counter
 
 from synthempathy.jsonl import read_records, write_json, write_records
 from synthempathy.params import load_params
-from synthempathy.quality import dedupe, first_problem
+from synthempathy.quality import dedupe, drop_toxic, first_problem
 from synthempathy.records import Pair, Reject
 from synthempathy.stage import entry_point
 
@@ -36,6 +37,8 @@ def main() -> None:
             reason, detail = problem
             dropped.append(Reject(id=pair.id, stage="filter", reason=reason, detail=detail,
                                   record=pair.model_dump(mode="json")))
+    kept, toxic = drop_toxic(kept, FIELDS, params.filter.toxicity, stage="filter")
+    dropped += toxic
     for field in FIELDS:
         kept, dups = dedupe(kept, field, params.filter.near_dup, stage="filter")
         dropped += dups

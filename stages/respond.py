@@ -1,18 +1,23 @@
 """Stage 3, respond: one Chain-of-Empathy response per explanation (paper mean 153.7 words).
 
-The model names the emotion, reasons about its cause, then responds; all
-three steps are kept in the pair. Reads data/explanations/explanations.jsonl,
+The model names the emotion, reasons about its cause, then responds, each
+step led in by its label; all three are kept in the pair. Reads data/explanations/explanations.jsonl,
 writes data/pairs/pairs.jsonl.
 """
 
-from synthempathy.generate import Item
+from synthempathy.generate import Item, Step
 from synthempathy.jsonl import read_records
-from synthempathy.parsing import parse_chain_of_empathy
 from synthempathy.params import load_params
 from synthempathy.records import Explanation, Pair
 from synthempathy.stage import GenerationStage, entry_point, run_generation
 
 IN = "data/explanations/explanations.jsonl"
+# The template ends at "Emotion:"; the cause and the response are led in by their labels.
+CHAIN_OF_EMPATHY = (
+    Step("emotion", single_line=True),
+    Step("cause", "\nCause:", single_line=True),
+    Step("response", "\nResponse:"),
+)
 OUT, REJECTS, METRICS = "data/pairs/pairs.jsonl", "data/pairs/rejects.jsonl", "metrics/respond.json"
 
 
@@ -23,7 +28,7 @@ def main() -> None:
     stage = GenerationStage(
         name="respond",
         variables={"explanation"},
-        parse=parse_chain_of_empathy,
+        steps=CHAIN_OF_EMPATHY,
         build=lambda exp, item, fields, prov: Pair(
             **exp.model_dump(exclude={"provenance"}), **fields, provenance=prov
         ),

@@ -3,9 +3,8 @@
 Reads data/stories/stories.jsonl, writes data/explanations/explanations.jsonl.
 """
 
-from synthempathy.generate import Item
+from synthempathy.generate import Item, Step
 from synthempathy.jsonl import read_records
-from synthempathy.parsing import parse_text
 from synthempathy.params import load_params
 from synthempathy.records import Explanation, Story
 from synthempathy.stage import GenerationStage, entry_point, run_generation
@@ -21,7 +20,7 @@ def main() -> None:
     stage = GenerationStage(
         name="rewrite",
         variables={"story"},
-        parse=parse_text("explanation"),
+        steps=(Step("explanation"),),
         build=lambda story, item, fields, prov: Explanation(
             **story.model_dump(exclude={"provenance"}), explanation=fields["explanation"], provenance=prov
         ),

@@ -4,12 +4,11 @@ import pytest
 
 from synthempathy.cache import RequestCache
 from synthempathy.errors import UserError
-from synthempathy.generate import Generator, Item, Unusable
+from synthempathy.generate import Generator, Item, Step, clean
 from synthempathy.llm import make_backend
 from synthempathy.llm.llama_cpp import format_chat
 from synthempathy.models import resolve_model
 from synthempathy.params import GenerationParams, LLMParams
-from synthempathy.parsing import parse_text
 from synthempathy.prompts import Prompt, load_template
 
 from conftest import ROOT
@@ -20,12 +19,12 @@ BRAINSTORM = GenerationParams(prompt="prompts/brainstorm.txt", temperature=1.0, 
 SITUATIONS = ["Losing a job", "A flat tyre on the way to an interview", "A noisy neighbour", "Failing an exam"]
 
 
-def run(items, parse=parse_text("story"), llm=LLM, params=BRAINSTORM):
+def run(items, steps=(Step("story"),), llm=LLM, params=BRAINSTORM, grammar=None):
     template = load_template(ROOT / params.prompt, {"situation"})
     backend = make_backend(llm)
     cache = RequestCache()
     try:
-        gen = Generator("brainstorm", template, params, llm, backend, cache, parse)
+        gen = Generator("brainstorm", template, params, llm, backend, cache, steps, grammar)
         return gen.run(items), gen.stats
     finally:
         backend.close()
@@ -56,15 +55,34 @@ def test_second_run_is_served_from_cache_without_model_calls():
     assert [o.provenance for o in first] == [o.provenance for o in second]
 
 
-def test_unusable_output_is_retried_then_rejected_with_reason():
-    def never(text):
-        raise Unusable("unparseable: test parser refuses everything")
-
-    outcomes, stats = run(items(SITUATIONS[:1]), parse=never, params=BRAINSTORM.model_copy(update={"max_tokens": 200}))
-    assert outcomes[0].fields is None
-    assert outcomes[0].reason == "unparseable: test parser refuses everything"
+def test_empty_output_is_retried_with_new_seeds_then_rejected():
+    outcomes, stats = run(items(SITUATIONS[:1]), grammar='root ::= " "')  # whitespace only
+    assert outcomes[0].fields is None and outcomes[0].reason == "empty"
     assert stats.model_calls == 2 and stats.retries == 1
-    assert stats.rejected == {"unparseable: test parser refuses everything": 1}
+    assert stats.rejected == {"empty": 1}
+
+
+def test_steps_are_led_in_by_their_labels():
+    params = BRAINSTORM.model_copy(update={"stop": ["###"], "max_tokens": 60})
+    steps = (Step("story", single_line=True), Step("feeling", "\nFeeling:", single_line=True))
+    outcomes, _ = run(items(SITUATIONS[:2]), steps=steps, params=params)
+    for outcome in outcomes:
+        if outcome.fields is not None:
+            assert set(outcome.fields) == {"story", "feeling"}
+            assert all("\n" not in v for v in outcome.fields.values())
+    assert any(o.fields is not None for o in outcomes)
+
+
+def test_grammar_constrains_output_and_is_recorded():
+    grammar = 'root ::= " yes" | " no"\n'
+    outcomes, _ = run(items(SITUATIONS[:2]), grammar=grammar, params=BRAINSTORM.model_copy(update={"max_tokens": 8}))
+    assert [o.fields["story"] for o in outcomes] == [o.fields["story"] for o in outcomes if o.fields["story"] in ("yes", "no")]
+    assert all(o.provenance.grammar_sha256 and len(o.provenance.grammar_sha256) == 64 for o in outcomes)
+
+
+def test_clean_collapses_spaces_and_keeps_line_breaks():
+    assert clean("  Two  spaces.\n\n  Next\tline ") == "Two spaces.\n\nNext line"
+    assert clean(" \n\t ") == ""
 
 
 def test_max_tokens_cut_is_truncated_and_records_attempts():

@@ -68,6 +68,8 @@ class GenerationParams(SamplingParams):
 
     prompt: str = Field(min_length=1)
     """Template path, relative to the project root (listed as a dep in dvc.yaml)."""
+    grammar: str | None = None
+    """Optional llama.cpp GBNF grammar file that constrains the output's shape."""
 
 
 class FilterParams(Section):
@@ -171,4 +173,4 @@ def _line_of(text: str, loc: list[str]) -> int | None:
 
 def sampling_of(stage: GenerationParams) -> dict[str, Any]:
     """The sampling settings alone, as recorded in provenance and cache keys."""
-    return SamplingParams.model_validate(stage.model_dump(exclude={"prompt"})).model_dump()
+    return SamplingParams.model_validate(stage.model_dump(exclude={"prompt", "grammar"})).model_dump()

@@ -64,6 +64,18 @@ class Template:
         return self.text.rfind("\n", 0, match.start()) + 1
 
 
+def load_grammar(path: str | Path) -> str:
+    """Read a GBNF grammar file (checked by llama.cpp when the sampler is built)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UserError(f"{path}: grammar file not found") from None
+    if not text.strip():
+        raise UserError(f"{path}: grammar file is empty")
+    return text
+
+
 def load_template(path: str | Path, variables: set[str]) -> Template:
     """Read a template and check each placeholder is a field its stage provides."""
     path = Path(path)

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from .dedupe import NearDupParams, find_duplicates
 from .params import FilterParams, Params
 from .records import Reject
+from .toxicity import ToxicityParams, flag_toxic, make_scorer
 
 TERMINAL = re.compile(r"""[.!?…]["'”’)\]]*$""")
 
@@ -78,6 +79,26 @@ def first_problem(record: BaseModel, fields: Sequence[str], p: FilterParams) -> 
             if problem:
                 return problem
     return None
+
+
+def drop_toxic(records: Sequence[BaseModel], fields: Sequence[str], params: ToxicityParams,
+               stage: str) -> tuple[list, list[Reject]]:
+    """Score every field of every record in batches; drop records with any label over threshold."""
+    if not params.enabled or not records:
+        return list(records), []
+    scorer = make_scorer(params, progress=True)
+    scores = scorer.score([getattr(r, f) for r in records for f in fields])
+    kept, dropped = [], []
+    for i, record in enumerate(records):
+        hits = [(f, flag_toxic(scores[i * len(fields) + j], params.thresholds)) for j, f in enumerate(fields)]
+        hits = [(f, hit) for f, hit in hits if hit]
+        if not hits:
+            kept.append(record)
+            continue
+        field, (label, score) = max(hits, key=lambda h: h[1][1])
+        dropped.append(Reject(id=record.id, stage=stage, reason="toxic", detail=f"{field}: {label}",
+                              score=round(score, 4), record=record.model_dump(mode="json")))
+    return kept, dropped
 
 
 def dedupe(records: Sequence[BaseModel], field: str, params: NearDupParams, stage: str) -> tuple[list, list[Reject]]:

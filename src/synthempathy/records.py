@@ -26,6 +26,7 @@ class Provenance(Record):
     prompt: str
     prompt_sha256: str
     prompt_format: str
+    grammar_sha256: str | None = None
     sampling: dict[str, Any]
     seed: int
     attempts: int = Field(ge=1)

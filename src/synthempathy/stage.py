@@ -19,11 +19,11 @@ from pydantic import BaseModel
 
 from .cache import RequestCache
 from .errors import UserError
-from .generate import Generator, Item, Outcome, Parser
+from .generate import Generator, Item, Outcome, Step
 from .jsonl import write_json, write_records
 from .llm import make_backend
 from .params import GenerationParams, Params, load_params
-from .prompts import load_template
+from .prompts import load_grammar, load_template
 from .records import Reject
 
 
@@ -52,7 +52,8 @@ class GenerationStage:
     name: str
     variables: set[str]
     """Template placeholders this stage fills."""
-    parse: Parser
+    steps: tuple[Step, ...]
+    """Output fields in generation order (see generate.Step)."""
     build: Callable[[Any, Item, dict[str, str], dict], BaseModel]
     """(input record, item, parsed fields, provenance so far) -> output record."""
 
@@ -63,10 +64,11 @@ def run_generation(stage: GenerationStage, params: Params, inputs: Sequence[tupl
     """Generate one output per input, write outs, rejects and metrics; return the kept records."""
     gen_params: GenerationParams = getattr(params, stage.name)
     template = load_template(gen_params.prompt, stage.variables)
+    grammar = load_grammar(gen_params.grammar) if gen_params.grammar else None
     cache = RequestCache()
     backend = make_backend(params.llm)
     try:
-        generator = Generator(stage.name, template, gen_params, params.llm, backend, cache, stage.parse)
+        generator = Generator(stage.name, template, gen_params, params.llm, backend, cache, stage.steps, grammar)
         outcomes = generator.run([item for _, item in inputs])
     finally:
         backend.close()

@@ -40,8 +40,9 @@ class Backend(ABC):
     """llm.prompt_format as written in params (part of every cache key)."""
 
     @abstractmethod
-    def complete(self, prompt: Prompt, sampling: dict[str, Any], seed: int) -> Completion:
-        """Generate one completion for `prompt` with the given sampling and seed."""
+    def complete(self, prompt: Prompt, sampling: dict[str, Any], seed: int, grammar: str | None = None) -> Completion:
+        """Generate one completion for `prompt` with the given sampling and seed,
+        constrained by the GBNF `grammar` when one is given."""
 
     def close(self) -> None:
         """Release the model (optional)."""

@@ -58,6 +58,7 @@ def _quiet_stderr():
     try:
         yield
     finally:
+        sys.stderr.flush()  # llama-cpp-python's log callback writes through sys.stderr
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
@@ -71,6 +72,7 @@ class LlamaCppBackend(Backend):
         self._llm = None
         self._format: str | None = None
         self._prefix_tokens: list[int] = []
+        self._grammars: dict[str, Any] = {}
         self.calls = 0
 
     # -- loading -----------------------------------------------------------
@@ -138,7 +140,16 @@ class LlamaCppBackend(Backend):
                 llm.eval(prefix)
         self._prefix_tokens = list(prefix)
 
-    def complete(self, prompt: Prompt, sampling: dict[str, Any], seed: int) -> Completion:
+    def _grammar(self, text: str | None):
+        if text is None:
+            return None
+        if text not in self._grammars:
+            from llama_cpp import LlamaGrammar
+
+            self._grammars[text] = LlamaGrammar.from_string(text, verbose=False)
+        return self._grammars[text]
+
+    def complete(self, prompt: Prompt, sampling: dict[str, Any], seed: int, grammar: str | None = None) -> Completion:
         llm = self.llm
         sent, extra_stop = self._as_sent(prompt)
         prefix, suffix = self._tokens(sent)
@@ -161,6 +172,7 @@ class LlamaCppBackend(Backend):
             repeat_penalty=sampling["repeat_penalty"],
             stop=list(sampling["stop"]) + extra_stop or None,
             seed=seed,
+            grammar=self._grammar(grammar),
         )
         self.calls += 1
         choice = out["choices"][0]
