@@ -7,93 +7,16 @@ tests walk through what a researcher does with it, in order.
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-import yaml
 
 from synthempathy.jsonl import read_records
 from synthempathy.records import Pair, Reject
 
-from conftest import ROOT
+from dvc_project import OUTPUTS, Project, make_project
 
 pytestmark = pytest.mark.slow
-
-COPY = ["dvc.yaml", "params.yaml", ".dvcignore", "prompts", "stages", "src", "data/seeds"]
-OUTPUTS = [
-    "data/stories/stories.jsonl", "data/stories/rejects.jsonl",
-    "data/explanations/explanations.jsonl", "data/explanations/rejects.jsonl",
-    "data/pairs/pairs.jsonl", "data/pairs/rejects.jsonl",
-    "data/corpus/corpus.jsonl", "data/corpus/rejects.jsonl",
-    "metrics/brainstorm.json", "metrics/rewrite.json", "metrics/respond.json",
-    "metrics/filter.json", "metrics/evaluate.json",
-]
-
-
-class Project:
-    """A throwaway copy of this repo as its own git + DVC project."""
-
-    def __init__(self, path: Path, cache_dir: Path):
-        self.path = path
-        self.env = {
-            **os.environ,
-            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-            "SYNTHEMPATHY_CACHE_DIR": str(cache_dir),
-            "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
-            "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com",
-            "DVC_NO_ANALYTICS": "1",
-        }
-
-    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        proc = subprocess.run(args, cwd=self.path, env=self.env, capture_output=True, text=True, timeout=900)
-        if check and proc.returncode != 0:
-            raise AssertionError(f"{' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-        return proc
-
-    def dvc(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        return self.run(sys.executable, "-m", "dvc", *args, check=check)
-
-    def read(self, rel: str) -> bytes:
-        return (self.path / rel).read_bytes()
-
-    def edit_params(self, mutate) -> None:
-        path = self.path / "params.yaml"
-        data = yaml.safe_load(path.read_text())
-        mutate(data)
-        path.write_text(yaml.safe_dump(data, sort_keys=False))
-
-    def commit(self, message: str) -> None:
-        self.run("git", "add", "-A")
-        self.run("git", "commit", "-qm", message)
-
-
-def tiny(data: dict) -> None:
-    data["scale"] = {"categories": ["work", "finances"], "seeds_per_category": 1, "stories_per_seed": 1}
-    data["llm"]["n_threads"] = 2
-
-
-def make_project(root: Path, cache_dir: Path) -> Project:
-    root.mkdir(parents=True)
-    for rel in COPY:
-        src, dst = ROOT / rel, root / rel
-        if src.is_dir():
-            shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        else:
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dst)
-    project = Project(root, cache_dir)
-    project.run("git", "init", "-q")
-    project.dvc("init", "-q")
-    project.dvc("config", "core.analytics", "false")
-    project.edit_params(tiny)
-    project.commit("tiny project")
-    return project
-
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Project:

@@ -72,3 +72,12 @@ def test_derived_seed_known_value():
     # pinned: a silent change of the derivation would invalidate every cache and corpus
     assert derive_seed(2025, "respond", "work-deadline-00", 1) == 1964478838
     assert derive_seed(2025, "rewrite", "work-deadline-00", 1) != 1964478838
+
+
+@given(st.text(), st.text(min_size=1))
+def test_any_text_round_trips_through_jsonl(tmp_path_factory, text, seed_id):
+    path = tmp_path_factory.mktemp("rt") / "s.jsonl"
+    record = Story(id="x", seed_id=seed_id, category="c", situation=text, story=text, provenance={"brainstorm": PROV})
+    write_records(path, [record])
+    assert read_records(path, Story) == [record]
+    assert path.read_text(encoding="utf-8").count("\n") == 1  # one record, one line, whatever the text holds
