@@ -96,7 +96,7 @@ class StageStats:
         return (
             f"{stage}: {self.items} items -> {self.kept} kept, {sum(self.rejected.values())} rejected ({reasons}); "
             f"model calls {self.model_calls}, cache hits {self.cache_hits}, retries {self.retries}; "
-            f"{self.seconds:.1f}s, {rate:.0f} tok/s"
+            f"{self.seconds:.1f}s, " + (f"{rate:.0f} tok/s" if self.model_calls else "model not loaded")
         )
 
 

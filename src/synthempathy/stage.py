@@ -81,6 +81,7 @@ def run_generation(stage: GenerationStage, params: Params, inputs: Sequence[tupl
         provenance = dict(getattr(record, "provenance", {}) or {})
         provenance[stage.name] = outcome.provenance
         kept.append(stage.build(record, item, outcome.fields, provenance))
+    dropped: list[Reject] = []
     if postprocess is not None:
         kept, dropped = postprocess(kept, params)
         rejects += dropped
@@ -97,6 +98,8 @@ def run_generation(stage: GenerationStage, params: Params, inputs: Sequence[tupl
     }
     write_json(metrics_path, metrics)
     print(stats.summary(stage.name), file=sys.stderr)
+    if dropped:
+        print(f"{stage.name}: then dropped {len(dropped)} duplicates -> {len(kept)} written", file=sys.stderr)
     return kept
 
 
