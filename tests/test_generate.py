@@ -92,7 +92,7 @@ def test_max_tokens_cut_is_truncated_and_records_attempts():
 
 
 def test_context_too_small_is_a_user_error():
-    with pytest.raises(UserError, match=r"exceeds llm\.n_ctx 256"):
+    with pytest.raises(UserError, match=r"^brainstorm \(.*prompts/brainstorm\.txt, item i0\): prompt of \d+ tokens .*exceeds llm\.n_ctx 256"):
         run(items(SITUATIONS[:1]), llm=LLM.model_copy(update={"n_ctx": 256}))
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from tqdm import tqdm
 
 from .cache import RequestCache, request_key
+from .errors import UserError
 from .llm import Backend, Completion
 from .params import GenerationParams, LLMParams, sampling_of
 from .prompts import Prompt, Template
@@ -127,7 +128,10 @@ class Generator:
         if cached is not None:
             self.stats.cache_hits += 1
             return Completion.from_dict(cached)
-        completion = self.backend.complete(prompt, sampling, seed, self.grammar)
+        try:
+            completion = self.backend.complete(prompt, sampling, seed, self.grammar)
+        except UserError as exc:
+            raise UserError(f"{self.stage} ({self.template.path}, item {item.id}): {exc}") from None
         self.cache.put(key, completion.to_dict())
         self.stats.model_calls += 1
         self.stats.model_tokens += completion.completion_tokens
