@@ -176,6 +176,7 @@ def run_pipeline(items, gen_params, llm_params, template, steps):
 def run_bare(name, items, prompts, seeds, sampling, threads, reset_each):
     import llama_cpp
 
+    from synthempathy.llm.llama_cpp import sampling_kwargs
     from synthempathy.models import resolve_model
 
     path = str(resolve_model("embedded").path)
@@ -190,12 +191,7 @@ def run_bare(name, items, prompts, seeds, sampling, threads, reset_each):
         probe.begin()
         out = llm.create_completion(
             text,
-            max_tokens=sampling["max_tokens"],
-            temperature=sampling["temperature"],
-            top_p=sampling["top_p"],
-            top_k=sampling["top_k"],
-            min_p=sampling["min_p"],
-            repeat_penalty=sampling["repeat_penalty"],
+            **sampling_kwargs(sampling),
             stop=[],
             seed=seed,
         )

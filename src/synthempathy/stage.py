@@ -10,6 +10,7 @@ a one-line summary.
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import wraps
@@ -22,7 +23,7 @@ from .errors import UserError
 from .generate import Generator, Item, Outcome, Step
 from .jsonl import write_json, write_records
 from .llm import make_backend
-from .params import GenerationParams, Params, load_params
+from .params import GenerationParams, Params
 from .prompts import load_grammar, load_template
 from .records import Reject
 
@@ -91,7 +92,7 @@ def run_generation(stage: GenerationStage, params: Params, inputs: Sequence[tupl
     metrics = {
         "items": stats.items,
         "kept": len(kept),
-        "rejected": dict(sorted(_count(rejects).items())),
+        "rejected": dict(sorted(Counter(r.reason for r in rejects).items())),
         "retries": stats.retries,
         "completion_tokens": stats.completion_tokens,
         **(extra_metrics or {}),
@@ -106,10 +107,3 @@ def run_generation(stage: GenerationStage, params: Params, inputs: Sequence[tupl
 def reject_of(stage: str, outcome: Outcome) -> Reject:
     return Reject(id=outcome.item.id, stage=stage, reason=outcome.reason, detail=outcome.detail,
                   record={"values": outcome.item.values})
-
-
-def _count(rejects: Sequence[Reject]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for r in rejects:
-        counts[r.reason] = counts.get(r.reason, 0) + 1
-    return counts

@@ -45,6 +45,18 @@ def format_chat(template: str, bos_token: str, eos_token: str, prompt: Prompt) -
     return Prompt(prefix=formatted[:cut], suffix=formatted[cut:])
 
 
+def sampling_kwargs(sampling: dict[str, Any]) -> dict[str, Any]:
+    """Our sampling params as llama-cpp-python's create_completion keywords (stop excluded)."""
+    return {
+        "max_tokens": sampling["max_tokens"],
+        "temperature": sampling["temperature"],
+        "top_p": sampling["top_p"],
+        "top_k": sampling["top_k"],
+        "min_p": sampling["min_p"],
+        "repeat_penalty": sampling["repeat_penalty"],
+    }
+
+
 @contextlib.contextmanager
 def _quiet_stderr():
     """llama.cpp prints load diagnostics straight to fd 2; keep them off the progress bar."""
@@ -164,12 +176,7 @@ class LlamaCppBackend(Backend):
         self._restore_prefix(prefix)
         out = llm.create_completion(
             prefix + suffix,
-            max_tokens=sampling["max_tokens"],
-            temperature=sampling["temperature"],
-            top_p=sampling["top_p"],
-            top_k=sampling["top_k"],
-            min_p=sampling["min_p"],
-            repeat_penalty=sampling["repeat_penalty"],
+            **sampling_kwargs(sampling),
             stop=list(sampling["stop"]) + extra_stop or None,
             seed=seed,
             grammar=self._grammar(grammar),
