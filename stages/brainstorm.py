@@ -24,7 +24,8 @@ def main() -> None:
         for seed in seeds
         for n in range(params.scale.stories_per_seed)
     ]
-    stage = GenerationStage(
+    stage = GenerationStage.of(
+        params.brainstorm,
         name="brainstorm",
         variables={"situation"},
         steps=(Step("story"),),

@@ -1,42 +1,102 @@
-"""Stage 5, evaluate: corpus statistics next to the paper's figures.
+"""Stage 6, evaluate: what the corpus is like, next to the paper's figures.
 
-Reads the corpus and its rejects, writes metrics/evaluate.json: the funnel
-from requested stories to kept pairs, word lengths of explanations and
-responses beside the paper's means, and pairs per stressor category.
+Reads the corpus, its rejects and the judge's EPITOME scores; writes
+metrics/evaluate.json (empathy scores, lengths beside the paper's means,
+diversity, toxicity after filtering, the funnel, pairs per category) and the
+data behind `dvc plots show` in plots/ (length histograms, score
+distributions per mechanism).
 """
 
+import csv
+import io
 import sys
 from collections import Counter
 
-from synthempathy.jsonl import read_records, write_json
-from synthempathy.params import load_params
-from synthempathy.records import Pair, Reject
+from synthempathy.jsonl import read_records, write_atomic, write_json
+from synthempathy.judge import MECHANISMS, SHORT, epitome_stats
+from synthempathy.params import Params, load_params
+from synthempathy.records import Judgement, Pair, Reject
 from synthempathy.stage import entry_point
-from synthempathy.stats import funnel, word_stats
+from synthempathy.stats import distinct_n, funnel, histogram, nearest_neighbour_similarity, sample_by_id, word_stats
+from synthempathy.toxicity import flag_toxic, make_scorer
 
 CORPUS, REJECTS = "data/corpus/corpus.jsonl", "data/corpus/rejects.jsonl"
+EPITOME, JUDGE_FAILED = "data/judged/epitome.jsonl", "data/judged/failed.jsonl"
 METRICS = "metrics/evaluate.json"
+PLOTS = "plots"
+FIELDS = ("explanation", "response")
+
+
+def diversity(pairs: list[Pair], field: str, sample: int) -> dict[str, float]:
+    texts = [getattr(p, field) for p in pairs]
+    return {
+        "distinct_1": distinct_n(texts, 1),
+        "distinct_2": distinct_n(texts, 2),
+        "nearest_neighbour_similarity": nearest_neighbour_similarity(
+            sample_by_id([p.id for p in pairs], texts, sample)),
+    }
+
+
+def toxicity_after_filter(pairs: list[Pair], params: Params) -> dict[str, float]:
+    """Share of kept pairs the filter's scorer still flags (either field), and the highest score."""
+    tox = params.filter.toxicity
+    if not pairs:
+        return {"flagged_rate": 0.0, "max_score": 0.0}
+    scorer = make_scorer(tox)
+    flagged, highest = set(), 0.0
+    for field in FIELDS:
+        for pair, scores in zip(pairs, scorer.score([getattr(p, field) for p in pairs])):
+            highest = max(highest, *(scores[label] for label in tox.thresholds))
+            if flag_toxic(scores, tox.thresholds):
+                flagged.add(pair.id)
+    return {"flagged_rate": round(len(flagged) / len(pairs), 4), "max_score": round(highest, 4)}
+
+
+def write_csv(path: str, header: tuple[str, ...], rows: list[tuple]) -> None:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    write_atomic(path, buf.getvalue())
+
+
+def write_plots(pairs: list[Pair], judgements: list[Judgement], bin_words: int) -> None:
+    """Bar-chart data: pairs per word-length bin for each field, pairs per score for each mechanism."""
+    for field in FIELDS:
+        bins = histogram([len(getattr(p, field).split()) for p in pairs], bin_words)
+        rows = [(f"{edge:03d}-{edge + bin_words - 1:03d}", n) for edge, n in bins.items()]
+        write_csv(f"{PLOTS}/{field}_words.csv", ("words", "pairs"), rows)
+    counts = Counter((m, getattr(j, m)) for j in judgements for m in MECHANISMS)
+    rows = [(f"{SHORT[m]} {score}", counts[m, score]) for m in MECHANISMS for score in (0, 1, 2)]
+    write_csv(f"{PLOTS}/epitome.csv", ("score", "pairs"), rows)
 
 
 @entry_point
 def main() -> None:
     params = load_params()
+    ev = params.evaluate
     pairs = read_records(CORPUS, Pair)
     rejects = read_records(REJECTS, Reject)
-    paper = params.evaluate.paper
-    explanation = word_stats([p.explanation for p in pairs])
-    response = word_stats([p.response for p in pairs])
+    judgements = read_records(EPITOME, Judgement)
+    judge_failed = read_records(JUDGE_FAILED, Reject)
+    lengths = {field: word_stats([getattr(p, field) for p in pairs]) for field in FIELDS}
     metrics = {
         "pairs": len(pairs),
+        "epitome": {**epitome_stats(judgements), "judged": len(judgements), "failed": len(judge_failed)},
+        "explanation_words": {**lengths["explanation"], "paper_mean": ev.paper.explanation_words_mean},
+        "response_words": {**lengths["response"], "paper_mean": ev.paper.response_words_mean},
+        "diversity": {field: diversity(pairs, field, ev.diversity_sample) for field in FIELDS},
+        "toxicity": toxicity_after_filter(pairs, params),
         "funnel": funnel(len(pairs), rejects),
-        "explanation_words": {**explanation, "paper_mean": paper.explanation_words_mean},
-        "response_words": {**response, "paper_mean": paper.response_words_mean},
         "per_category": dict(sorted(Counter(p.category for p in pairs).items())),
     }
     write_json(METRICS, metrics)
+    write_plots(pairs, judgements, ev.histogram_bin_words)
+    total = metrics["epitome"]["total"]["mean"]
     print(
-        f"evaluate: {len(pairs)} pairs; explanation words {explanation['mean']} (paper "
-        f"{paper.explanation_words_mean}), response words {response['mean']} (paper {paper.response_words_mean})",
+        f"evaluate: {len(pairs)} pairs; EPITOME total {total}/6 over {len(judgements)} judged; "
+        f"explanation words {lengths['explanation']['mean']} (paper {ev.paper.explanation_words_mean}), "
+        f"response words {lengths['response']['mean']} (paper {ev.paper.response_words_mean})",
         file=sys.stderr,
     )
 

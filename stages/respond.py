@@ -1,8 +1,10 @@
 """Stage 3, respond: one Chain-of-Empathy response per explanation (paper mean 153.7 words).
 
 The model names the emotion, reasons about its cause, then responds, each
-step led in by its label; all three are kept in the pair. Reads data/explanations/explanations.jsonl,
-writes data/pairs/pairs.jsonl.
+step led in by its label; all three are kept in the pair. With
+`respond.chain_of_empathy: false` it answers directly from
+`respond.direct_prompt` instead: the baseline that shows what CoE buys.
+Reads data/explanations/explanations.jsonl, writes data/pairs/pairs.jsonl.
 """
 
 from synthempathy.generate import Item, Step
@@ -18,6 +20,8 @@ CHAIN_OF_EMPATHY = (
     Step("cause", "\nCause:", single_line=True),
     Step("response", "\nResponse:"),
 )
+# The baseline template ends at "Response:".
+DIRECT = (Step("response"),)
 OUT, REJECTS, METRICS = "data/pairs/pairs.jsonl", "data/pairs/rejects.jsonl", "metrics/respond.json"
 
 
@@ -25,16 +29,20 @@ OUT, REJECTS, METRICS = "data/pairs/pairs.jsonl", "data/pairs/rejects.jsonl", "m
 def main() -> None:
     params = load_params()
     explanations = read_records(IN, Explanation)
-    stage = GenerationStage(
+    respond = params.respond
+    stage = GenerationStage.of(
+        respond,
+        prompt=respond.active_prompt,
         name="respond",
         variables={"explanation"},
-        steps=CHAIN_OF_EMPATHY,
+        steps=CHAIN_OF_EMPATHY if respond.chain_of_empathy else DIRECT,
         build=lambda exp, item, fields, prov: Pair(
             **exp.model_dump(exclude={"provenance"}), **fields, provenance=prov
         ),
     )
     inputs = [(e, Item(id=e.id, values={"explanation": e.explanation})) for e in explanations]
-    run_generation(stage, params, inputs, OUT, REJECTS, METRICS)
+    run_generation(stage, params, inputs, OUT, REJECTS, METRICS,
+                   extra_metrics={"chain_of_empathy": respond.chain_of_empathy})
 
 
 if __name__ == "__main__":

@@ -17,7 +17,8 @@ OUT, REJECTS, METRICS = "data/explanations/explanations.jsonl", "data/explanatio
 def main() -> None:
     params = load_params()
     stories = read_records(IN, Story)
-    stage = GenerationStage(
+    stage = GenerationStage.of(
+        params.rewrite,
         name="rewrite",
         variables={"story"},
         steps=(Step("explanation"),),

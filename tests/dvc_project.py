@@ -18,8 +18,10 @@ OUTPUTS = [
     "data/explanations/explanations.jsonl", "data/explanations/rejects.jsonl",
     "data/pairs/pairs.jsonl", "data/pairs/rejects.jsonl",
     "data/corpus/corpus.jsonl", "data/corpus/rejects.jsonl",
+    "data/judged/epitome.jsonl", "data/judged/failed.jsonl",
     "metrics/brainstorm.json", "metrics/rewrite.json", "metrics/respond.json",
-    "metrics/filter.json", "metrics/evaluate.json",
+    "metrics/filter.json", "metrics/judge.json", "metrics/evaluate.json",
+    "plots/explanation_words.csv", "plots/response_words.csv", "plots/epitome.csv",
 ]
 
 

@@ -43,6 +43,10 @@ def test_unknown_key_is_named_with_its_line(tmp_path):
         (lambda d: d["llm"].update(n_ctx="big"), "llm.n_ctx"),
         (lambda d: d["llm"].update(backend="magic"), "llm.backend"),
         (lambda d: d["filter"]["near_dup"].update(threshold=101), "filter.near_dup.threshold"),
+        (lambda d: d["respond"].update(chain_of_empathy="sometimes"), "respond.chain_of_empathy"),
+        (lambda d: d["judge"].update(temprature=0.1), "judge.temprature"),
+        (lambda d: d["evaluate"].update(diversity_sample=1), "evaluate.diversity_sample"),
+        (lambda d: d["release"].update(license=""), "release.license"),
     ],
 )
 def test_bad_values_name_the_key(tmp_path, mutate, key):
@@ -63,9 +67,16 @@ def test_missing_section_and_bad_yaml(tmp_path):
         load_params(tmp_path / "missing.yaml")
 
 
-def test_sampling_excludes_prompt_path():
+def test_sampling_excludes_prompt_paths_and_switches():
     params = load_params(ROOT / "params.yaml")
     sampling = sampling_of(params.respond)
-    assert "prompt" not in sampling
+    assert not {"prompt", "direct_prompt", "chain_of_empathy", "grammar"} & set(sampling)
+    assert set(sampling_of(params.judge)) == set(sampling)
     assert sampling["temperature"] == params.respond.temperature
     assert sampling["stop"] == params.respond.stop
+
+
+def test_chain_of_empathy_switch_picks_the_prompt(tmp_path):
+    assert load_params(ROOT / "params.yaml").respond.active_prompt == "prompts/respond.txt"
+    path = write_params(tmp_path, lambda d: d["respond"].update(chain_of_empathy=False))
+    assert load_params(path).respond.active_prompt == "prompts/respond_direct.txt"

@@ -12,8 +12,9 @@ import re
 import pytest
 
 from synthempathy.jsonl import read_records
-from synthempathy.records import Pair, Reject
+from synthempathy.records import Judgement, Pair, Reject
 
+from conftest import ROOT
 from dvc_project import OUTPUTS, Project, make_project
 
 pytestmark = pytest.mark.slow
@@ -43,16 +44,23 @@ def test_repro_builds_a_valid_corpus_with_metrics(project):
     assert evaluate["funnel"]["brainstorm_in"] == 2
     assert evaluate["funnel"]["corpus"] == evaluate["pairs"] == len(pairs)
     assert evaluate["response_words"]["paper_mean"] == 153.7
+    judged = read_records(project.path / "data/judged/epitome.jsonl", Judgement)
+    assert {j.id for j in judged} <= {p.id for p in pairs}
+    assert evaluate["epitome"]["judged"] + evaluate["epitome"]["failed"] == len(pairs)
+    assert 0 <= evaluate["epitome"]["total"]["mean"] <= 6
+    assert json.loads(project.read("metrics/judge.json"))["model"]["name"] == "gemma-3-270m-q4_k_m.gguf"
+    assert set(evaluate["diversity"]) == {"explanation", "response"}
+    assert evaluate["toxicity"]["flagged_rate"] == 0.0  # the filter removed what its scorer flags
     err = project.first_repro.stderr + project.first_repro.stdout
     assert "brainstorm: 2 items ->" in err  # one-line summary
     assert "respond: 100%" in err  # progress bar reached the end
 
 
-def test_dag_shows_five_stages_in_order(project):
-    out = project.dvc("dag", "--md").stdout  # mermaid: node1["brainstorm"] ... node1-->node5
+def test_dag_shows_six_stages_in_order(project):
+    out = project.dvc("dag", "--md").stdout  # mermaid: node1["brainstorm"] ... node1-->node6
     names = dict(re.findall(r'(node\d+)\["(\w+)"\]', out))
     edges = {(names[a], names[b]) for a, b in re.findall(r"(node\d+)-->(node\d+)", out)}
-    chain = ["brainstorm", "rewrite", "respond", "filter", "evaluate"]
+    chain = ["brainstorm", "rewrite", "respond", "filter", "judge", "evaluate"]
     assert set(names.values()) == set(chain)
     assert set(zip(chain, chain[1:])) <= edges
 
@@ -70,36 +78,51 @@ def test_deleted_outputs_are_rebuilt_from_the_request_cache(project):
         (project.path / rel).unlink()
     proc = project.dvc("repro", "--force")  # --force: skip DVC's run cache, exercise ours
     err = proc.stderr
-    for stage in ("brainstorm", "rewrite", "respond"):
+    for stage in ("brainstorm", "rewrite", "respond", "judge"):
         line = next(l for l in err.splitlines() if l.startswith(f"{stage}: ") and "model calls" in l)
         assert "model calls 0," in line, line
     assert {rel: project.read(rel) for rel in OUTPUTS} == before
 
 
-def test_params_and_metrics_diff_after_prompt_change(project):
-    prompt = project.path / "prompts/respond.txt"
-    prompt.write_text(prompt.read_text().replace("Conversations in which", "Warm conversations in which", 1))
-    proc = project.dvc("repro")
-    out = proc.stdout
+def test_metrics_diff_after_prompt_change_shows_only_affected_stages(project):
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Compare two prompts"):]
+    edit = next(line.strip() for line in section.splitlines() if line.strip().startswith("sed -i"))
+    before = project.read("prompts/respond.txt")
+    project.run("bash", "-c", edit)  # the README's own step 1
+    assert project.read("prompts/respond.txt") != before
+    out = project.dvc("repro").stdout
     assert "'brainstorm' didn't change, skipping" in out
     assert "'rewrite' didn't change, skipping" in out
     assert "Running stage 'respond'" in out
-    status = project.dvc("status").stdout
-    assert "changed" not in status
-    metrics = project.dvc("metrics", "diff", "--json").stdout
-    diff = json.loads(metrics)
-    assert "metrics/brainstorm.json" not in diff or not diff["metrics/brainstorm.json"]
+    assert "changed" not in project.dvc("status").stdout
+    diff = json.loads(project.dvc("metrics", "diff", "--json").stdout)
+    assert not diff.get("metrics/brainstorm.json") and not diff.get("metrics/rewrite.json")
+    changed = diff["metrics/respond.json"]["completion_tokens"]
+    assert changed["old"] != changed["new"] and changed["diff"] == changed["new"] - changed["old"]
+    table = project.dvc("metrics", "diff").stdout  # what a user reads
+    assert "metrics/respond.json" in table and "completion_tokens" in table and "brainstorm.json" not in table
     project.run("git", "checkout", "--", "prompts/respond.txt")
     project.dvc("repro")  # back to the committed state, served from cache
     assert project.dvc("status").stdout.strip().startswith("Data and pipelines are up to date")
 
 
-def test_exp_run_with_set_param(project):
+def test_plots_show_and_diff_render_lengths_and_scores(project, tmp_path):
+    shown = json.loads(project.dvc("plots", "show", "--json").stdout)["data"]
+    assert set(shown) == {"plots/explanation_words.csv", "plots/response_words.csv", "plots/epitome.csv"}
+    scores = {row["score"]: int(row["pairs"]) for row in shown["plots/epitome.csv"][0]["content"]["data"]["values"]}
+    judged = json.loads(project.read("metrics/evaluate.json"))["epitome"]["judged"]
+    assert len(scores) == 9 and sum(v for k, v in scores.items() if k.startswith("ER ")) == judged
+    out = project.dvc("plots", "diff", "HEAD", "-o", str(tmp_path / "html")).stdout
+    assert (tmp_path / "html" / "index.html").exists(), out
+
+
+def test_exp_run_baseline_without_chain_of_empathy(project):
     # --temp runs in a copy holding only git/DVC-tracked files, which is what queued experiments see
-    project.dvc("exp", "run", "--temp", "-S", "respond.temperature=0.9", "-n", "warmer")
+    project.dvc("exp", "run", "--temp", "-S", "respond.chain_of_empathy=false", "-n", "no-coe")
     shown = json.dumps(json.loads(project.dvc("exp", "show", "--json").stdout))
-    assert "warmer" in shown and '"temperature": 0.9' in shown
-    assert '"pairs":' in shown  # the experiment produced evaluate metrics
+    assert "no-coe" in shown and '"chain_of_empathy": false' in shown
+    assert '"epitome":' in shown  # the experiment produced judge scores in its evaluate metrics
     assert project.dvc("status").stdout.strip().startswith("Data and pipelines are up to date")
 
 

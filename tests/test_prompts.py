@@ -48,3 +48,19 @@ def test_shipped_templates_end_with_item_and_share_prefix(name, var):
     prompt = tpl.render(**{var: "VALUE"})
     assert "###" in prompt.prefix  # few-shot examples live in the reusable prefix
     assert "VALUE" in prompt.suffix and "VALUE" not in prompt.prefix
+
+
+@pytest.mark.parametrize("path, variables, ending", [
+    ("prompts/brainstorm.txt", {"situation"}, None),
+    ("prompts/rewrite.txt", {"story"}, None),
+    ("prompts/respond.txt", {"explanation"}, "Emotion:"),  # CoE steps continue from here
+    ("prompts/respond_direct.txt", {"explanation"}, "Response:"),
+    ("prompts/judge.txt", {"explanation", "response"}, "Scores:"),
+])
+def test_shipped_prompts_use_their_stage_fields_and_end_where_generation_starts(path, variables, ending):
+    template = load_template(ROOT / path, variables)
+    assert template.placeholders == variables
+    rendered = template.render(**{v: f"<{v}>" for v in variables})
+    assert all(f"<{v}>" in rendered.suffix for v in variables) and "<" not in rendered.prefix
+    if ending:
+        assert rendered.text.rstrip().endswith(ending)

@@ -13,7 +13,7 @@ import re
 import sys
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from tqdm import tqdm
@@ -21,7 +21,7 @@ from tqdm import tqdm
 from .cache import RequestCache, request_key
 from .errors import UserError
 from .llm import Backend, Completion
-from .params import GenerationParams, LLMParams, sampling_of
+from .params import LLMParams, SamplingParams, sampling_of
 from .prompts import Prompt, Template
 from .records import Provenance
 
@@ -104,9 +104,13 @@ class StageStats:
 class Generator:
     """Runs a template over items with one backend and one cache."""
 
-    def __init__(self, stage: str, template: Template, params: GenerationParams, llm: LLMParams,
-                 backend: Backend, cache: RequestCache, steps: Sequence[Step], grammar: str | None = None):
+    def __init__(self, stage: str, template: Template, params: SamplingParams, llm: LLMParams,
+                 backend: Backend, cache: RequestCache, steps: Sequence[Step], grammar: str | None = None,
+                 check: Callable[[dict[str, str]], str | None] | None = None):
+        """`check` validates a finished attempt's fields and returns a problem or None;
+        an attempt with a problem is retried like an empty one (reason "invalid")."""
         self.stage, self.template, self.params, self.llm = stage, template, params, llm
+        self.check = check
         self.grammar = grammar
         self.grammar_sha256 = hashlib.sha256(grammar.encode()).hexdigest() if grammar else None
         self.backend, self.cache, self.steps = backend, cache, tuple(steps)
@@ -152,6 +156,9 @@ class Generator:
                 return fields, completion, tokens, "empty", step.field
             fields[step.field] = value
             so_far += completion.text
+        problem = self.check(fields) if self.check else None
+        if problem:
+            return fields, completion, tokens, "invalid", problem
         return fields, completion, tokens, "", ""
 
     def _one(self, item: Item) -> Outcome:

@@ -72,6 +72,33 @@ class GenerationParams(SamplingParams):
     """Optional llama.cpp GBNF grammar file that constrains the output's shape."""
 
 
+class RespondParams(GenerationParams):
+    """The respond stage: Chain-of-Empathy by default, or the plain baseline."""
+
+    chain_of_empathy: bool = True
+    """False: answer directly from `direct_prompt`, with no emotion or cause step,
+    so `dvc exp run -S respond.chain_of_empathy=false` shows what CoE buys."""
+    direct_prompt: str = Field("prompts/respond_direct.txt", min_length=1)
+
+    @property
+    def active_prompt(self) -> str:
+        """The prompt this run actually uses."""
+        return self.prompt if self.chain_of_empathy else self.direct_prompt
+
+
+class JudgeParams(SamplingParams):
+    """The EPITOME judge: an LLM that scores each kept response 0-2 per mechanism."""
+
+    model: str = Field("embedded", min_length=1)
+    """The judge's GGUF (`embedded` or a path); the other llm settings are shared."""
+    prompt: str = Field("prompts/judge.txt", min_length=1)
+    """Rubric and few-shot examples; output is forced into the EPITOME JSON schema."""
+    temperature: float = Field(0.3, ge=0.0, le=5.0)
+    repeat_penalty: float = Field(1.0, ge=0.0)
+    """No penalty: the answer repeats keys and digits by design."""
+    max_tokens: int = Field(48, ge=1)
+
+
 class FilterParams(Section):
     min_words: dict[str, int] = Field(
         default_factory=lambda: {"explanation": 20, "response": 20}
@@ -100,6 +127,18 @@ class PaperFigures(Section):
 
 class EvaluateParams(Section):
     paper: PaperFigures = PaperFigures()
+    diversity_sample: int = Field(2000, ge=2)
+    """Texts compared pairwise for nearest-neighbour similarity (quadratic cost);
+    larger corpora are sampled deterministically by id."""
+    histogram_bin_words: int = Field(25, ge=1)
+    """Bin width of the word-length histograms in plots/."""
+
+
+class ReleaseParams(Section):
+    """What `synthempathy release` writes into the dataset card (no stage reads it)."""
+
+    license: str = Field("cc-by-4.0", min_length=1)
+    """SPDX-style id for the card's header; check the terms of the models you generate with."""
 
 
 class Params(Section):
@@ -107,9 +146,11 @@ class Params(Section):
     scale: ScaleParams = ScaleParams()
     brainstorm: GenerationParams
     rewrite: GenerationParams
-    respond: GenerationParams
+    respond: RespondParams
     filter: FilterParams = FilterParams()
+    judge: JudgeParams = JudgeParams()
     evaluate: EvaluateParams = EvaluateParams()
+    release: ReleaseParams = ReleaseParams()
 
 
 def load_params(path: str | Path = "params.yaml") -> Params:
@@ -171,6 +212,6 @@ def _line_of(text: str, loc: list[str]) -> int | None:
     return line
 
 
-def sampling_of(stage: GenerationParams) -> dict[str, Any]:
+def sampling_of(stage: SamplingParams) -> dict[str, Any]:
     """The sampling settings alone, as recorded in provenance and cache keys."""
-    return SamplingParams.model_validate(stage.model_dump(exclude={"prompt", "grammar"})).model_dump()
+    return SamplingParams.model_validate(stage.model_dump(include=set(SamplingParams.model_fields))).model_dump()

@@ -9,7 +9,7 @@ later stages, the rejects file and the request cache refer to the same item.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -57,11 +57,31 @@ class Explanation(Story):
 
 
 class Pair(Explanation):
-    emotion: str
-    """Chain-of-Empathy step 1: the emotion the speaker feels."""
-    cause: str
-    """Chain-of-Empathy step 2: why they feel it (e.g. the cognitive error behind it)."""
+    emotion: str | None = None
+    """Chain-of-Empathy step 1: the emotion the speaker feels (None in the direct baseline)."""
+    cause: str | None = None
+    """Chain-of-Empathy step 2: why they feel it, e.g. the cognitive error behind it (None in the baseline)."""
     response: str
+
+
+EpitomeScore = Literal[0, 1, 2]
+"""0 = no communication of the mechanism, 1 = weak, 2 = strong (Sharma et al., 2020)."""
+
+
+class EpitomeScores(Record):
+    """What the judge must output; its JSON schema becomes the llama.cpp grammar."""
+
+    emotional_reaction: EpitomeScore
+    interpretation: EpitomeScore
+    exploration: EpitomeScore
+
+
+class Judgement(EpitomeScores):
+    """The judge's EPITOME scores for one corpus pair, joined to it by id."""
+
+    id: str
+    category: str
+    provenance: Provenance
 
 
 class Reject(Record):

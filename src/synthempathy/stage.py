@@ -23,18 +23,18 @@ from .errors import UserError
 from .generate import Generator, Item, Outcome, Step
 from .jsonl import write_json, write_records
 from .llm import make_backend
-from .params import GenerationParams, Params
+from .params import GenerationParams, LLMParams, Params, SamplingParams
 from .prompts import load_grammar, load_template
 from .records import Reject
 
 
-def entry_point(main: Callable[[], None]) -> Callable[[], None]:
+def entry_point(main: Callable[..., None]) -> Callable[..., None]:
     """Run `main`, turning UserError into one line on stderr and exit code 2."""
 
     @wraps(main)
-    def wrapper() -> None:
+    def wrapper(*args: Any) -> None:
         try:
-            main()
+            main(*args)
         except UserError as exc:
             print(f"error: {exc}", file=sys.stderr)
             raise SystemExit(exc.exit_code) from None
@@ -57,19 +57,35 @@ class GenerationStage:
     """Output fields in generation order (see generate.Step)."""
     build: Callable[[Any, Item, dict[str, str], dict], BaseModel]
     """(input record, item, parsed fields, provenance so far) -> output record."""
+    sampling: SamplingParams
+    """The stage's params section (sampling settings, recorded in provenance)."""
+    prompt: str
+    """Template path, relative to the project root."""
+    grammar: str | None = None
+    """GBNF text constraining every step's output."""
+    llm: LLMParams | None = None
+    """Model settings when they differ from params.llm (the judge's own model)."""
+    check: Callable[[dict[str, str]], str | None] | None = None
+    """Validates an attempt's fields; a problem means retry with a new seed (see Generator)."""
+
+    @classmethod
+    def of(cls, params: GenerationParams, prompt: str | None = None, **parts: Any) -> GenerationStage:
+        """A stage that takes its sampling, prompt and grammar file from its params section."""
+        grammar = load_grammar(params.grammar) if params.grammar else None
+        return cls(sampling=params, prompt=prompt or params.prompt, grammar=grammar, **parts)
 
 
 def run_generation(stage: GenerationStage, params: Params, inputs: Sequence[tuple[Any, Item]],
                    out_path: str, rejects_path: str, metrics_path: str,
                    postprocess: Postprocess | None = None, extra_metrics: dict | None = None) -> list[BaseModel]:
     """Generate one output per input, write outs, rejects and metrics; return the kept records."""
-    gen_params: GenerationParams = getattr(params, stage.name)
-    template = load_template(gen_params.prompt, stage.variables)
-    grammar = load_grammar(gen_params.grammar) if gen_params.grammar else None
+    template = load_template(stage.prompt, stage.variables)
+    llm = stage.llm or params.llm
     cache = RequestCache()
-    backend = make_backend(params.llm)
+    backend = make_backend(llm)
     try:
-        generator = Generator(stage.name, template, gen_params, params.llm, backend, cache, stage.steps, grammar)
+        generator = Generator(stage.name, template, stage.sampling, llm, backend, cache, stage.steps,
+                              stage.grammar, stage.check)
         outcomes = generator.run([item for _, item in inputs])
     finally:
         backend.close()
@@ -95,6 +111,7 @@ def run_generation(stage: GenerationStage, params: Params, inputs: Sequence[tupl
         "rejected": dict(sorted(Counter(r.reason for r in rejects).items())),
         "retries": stats.retries,
         "completion_tokens": stats.completion_tokens,
+        "model": {"name": backend.model.name, "sha256": backend.model.sha256},
         **(extra_metrics or {}),
     }
     write_json(metrics_path, metrics)

@@ -1,10 +1,13 @@
-"""Corpus statistics for the evaluate stage: funnel, lengths, categories."""
+"""Corpus statistics for the evaluate stage: funnel, lengths, diversity, histograms."""
 
 from __future__ import annotations
 
+import hashlib
 import statistics
 from collections import Counter
 from collections.abc import Sequence
+
+import numpy as np
 
 from .records import Reject
 
@@ -43,3 +46,48 @@ def funnel(corpus_size: int, rejects: Sequence[Reject]) -> dict[str, int]:
         count += dropped.get(stage, 0)
         alive[f"{stage}_in"] = count
     return {k: alive[k] for k in [f"{s}_in" for s in FUNNEL_STAGES] + ["corpus"]}
+
+
+def distinct_n(texts: Sequence[str], n: int) -> float:
+    """Distinct-n (Li et al., 2016): unique word n-grams / all n-grams, over the whole corpus."""
+    grams = Counter(
+        tuple(tokens[i:i + n])
+        for tokens in (t.lower().split() for t in texts)
+        for i in range(len(tokens) - n + 1)
+    )
+    total = sum(grams.values())
+    return round(len(grams) / total, 4) if total else 0.0
+
+
+def sample_by_id(ids: Sequence[str], texts: Sequence[str], size: int) -> list[str]:
+    """At most `size` texts, chosen by hash of id: the same ids give the same sample on any machine."""
+    if len(texts) <= size:
+        return list(texts)
+    order = sorted(range(len(texts)), key=lambda i: hashlib.sha256(ids[i].encode()).hexdigest())
+    return [texts[i] for i in sorted(order[:size])]
+
+
+def nearest_neighbour_similarity(texts: Sequence[str]) -> float:
+    """Mean over texts of the rapidfuzz token_sort_ratio (0-1) to the most similar other text.
+
+    Low means a varied corpus; close to 1 means near-copies survived. Quadratic,
+    so callers pass a bounded sample (evaluate.diversity_sample).
+    """
+    if len(texts) < 2:
+        return 0.0
+    from rapidfuzz import fuzz, process
+
+    from .dedupe import normalize
+
+    norm = [normalize(t) for t in texts]
+    matrix = process.cdist(norm, norm, scorer=fuzz.token_sort_ratio, dtype=np.float32, workers=1)
+    np.fill_diagonal(matrix, -1.0)
+    return round(float(matrix.max(axis=1).mean()) / 100, 4)
+
+
+def histogram(values: Sequence[int], width: int) -> dict[int, int]:
+    """Counts per bin, keyed by the bin's lower edge; empty bins inside the range included."""
+    if not values:
+        return {}
+    counts = Counter(v // width * width for v in values)
+    return {edge: counts.get(edge, 0) for edge in range(min(counts), max(counts) + width, width)}

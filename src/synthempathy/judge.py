@@ -1,0 +1,53 @@
+"""The EPITOME judge: an LLM scores each response for the three empathy mechanisms.
+
+EPITOME (Sharma et al., 2020), as used by the SYNTHEMPATHY paper, rates
+Emotional Reaction, Interpretation and Exploration 0 (none), 1 (weak) or
+2 (strong). The judge's output is forced into the JSON schema of
+`EpitomeScores` by a llama.cpp grammar derived from that schema, so every
+answer parses; one that still fails validation is retried with a new seed
+and, after `llm.max_attempts`, counted as failed, never defaulted.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections.abc import Sequence
+
+from pydantic import ValidationError
+
+from .records import EpitomeScores, Judgement
+
+MECHANISMS = ("emotional_reaction", "interpretation", "exploration")
+SHORT = {"emotional_reaction": "ER", "interpretation": "IP", "exploration": "EX"}
+
+
+def epitome_grammar() -> str:
+    """GBNF text for EpitomeScores' JSON schema (what LlamaGrammar.from_json_schema builds)."""
+    from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+    return json_schema_to_gbnf(json.dumps(EpitomeScores.model_json_schema()))
+
+
+def judgement_problem(fields: dict[str, str]) -> str | None:
+    """Why the judge's answer is not a valid EpitomeScores object, or None when it is."""
+    try:
+        EpitomeScores.model_validate_json(fields["scores"])
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "answer"
+        return f"{where}: {first['msg']} in {fields['scores'][:120]!r}"
+    return None
+
+
+def epitome_stats(judgements: Sequence[Judgement]) -> dict[str, dict[str, float]]:
+    """Mean and population std of ER, IP, EX and their sum (0-6), rounded for stable diffs."""
+    columns = {SHORT[m]: [getattr(j, m) for j in judgements] for m in MECHANISMS}
+    columns["total"] = [sum(values) for values in zip(*columns.values())]
+    return {
+        name: {
+            "mean": round(statistics.fmean(values), 3) if values else 0.0,
+            "std": round(statistics.pstdev(values), 3) if values else 0.0,
+        }
+        for name, values in columns.items()
+    }

@@ -1,0 +1,47 @@
+"""Stage 5, judge: EPITOME empathy scores for every pair in the corpus.
+
+An LLM (params `judge.model`, the embedded model by default) reads the
+rubric in prompts/judge.txt and answers with JSON that a grammar forces into
+the EpitomeScores schema. Reads data/corpus/corpus.jsonl, writes
+data/judged/epitome.jsonl (scores joined to pairs by id) and
+data/judged/failed.jsonl (pairs whose judgement never validated).
+"""
+
+from synthempathy.generate import Item, Step
+from synthempathy.jsonl import read_records
+from synthempathy.judge import epitome_grammar, judgement_problem
+from synthempathy.params import load_params
+from synthempathy.records import EpitomeScores, Judgement, Pair
+from synthempathy.stage import GenerationStage, entry_point, run_generation
+
+IN = "data/corpus/corpus.jsonl"
+OUT, FAILED, METRICS = "data/judged/epitome.jsonl", "data/judged/failed.jsonl", "metrics/judge.json"
+
+
+def build(pair: Pair, item: Item, fields: dict[str, str], provenance: dict) -> Judgement:
+    scores = EpitomeScores.model_validate_json(fields["scores"])
+    return Judgement(id=pair.id, category=pair.category, **scores.model_dump(), provenance=provenance["judge"])
+
+
+@entry_point
+def main() -> None:
+    params = load_params()
+    pairs = read_records(IN, Pair)
+    judge = params.judge
+    stage = GenerationStage(
+        name="judge",
+        variables={"explanation", "response"},
+        steps=(Step("scores"),),
+        build=build,
+        sampling=judge,
+        prompt=judge.prompt,
+        grammar=epitome_grammar(),
+        llm=params.llm.model_copy(update={"model": judge.model}),
+        check=judgement_problem,
+    )
+    inputs = [(p, Item(id=p.id, values={"explanation": p.explanation, "response": p.response})) for p in pairs]
+    run_generation(stage, params, inputs, OUT, FAILED, METRICS)
+
+
+if __name__ == "__main__":
+    main()
