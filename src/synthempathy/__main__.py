@@ -1,0 +1,5 @@
+"""`python -m synthempathy` is the `synthempathy` command."""
+
+from .cli import main
+
+main()
