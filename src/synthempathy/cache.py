@@ -10,6 +10,9 @@ as soon as it arrives.
 Default location: $SYNTHEMPATHY_CACHE_DIR or ~/.cache/synthempathy, shared by
 every checkout and `dvc exp run --temp` copy, which is safe because keys are
 content hashes. To rebuild, delete requests.sqlite* in that folder.
+
+One RequestCache may be shared by threads (the generation driver's workers):
+every statement runs under a lock on the one connection.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import hashlib
 import json
 import os
 import sqlite3
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -45,9 +49,10 @@ class RequestCache:
         self.path = Path(path) if path else default_cache_path()
         self.hits = 0
         self.misses = 0
+        self._lock = threading.Lock()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+            self._db = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             ok = self._db.execute("PRAGMA quick_check").fetchone()[0]
@@ -70,13 +75,16 @@ class RequestCache:
 
     def get(self, key: str) -> dict[str, Any] | None:
         try:
-            row = self._db.execute("SELECT result FROM requests WHERE key=?", (key,)).fetchone()
+            with self._lock:
+                row = self._db.execute("SELECT result FROM requests WHERE key=?", (key,)).fetchone()
+                if row is None:
+                    self.misses += 1
+                else:
+                    self.hits += 1
         except sqlite3.DatabaseError as exc:
             raise self._corrupt(exc) from None
         if row is None:
-            self.misses += 1
             return None
-        self.hits += 1
         try:
             return json.loads(row[0])
         except json.JSONDecodeError as exc:
@@ -85,12 +93,15 @@ class RequestCache:
     def put(self, key: str, result: dict[str, Any]) -> None:
         blob = json.dumps(result, sort_keys=True, ensure_ascii=False)
         try:
-            self._db.execute("INSERT OR REPLACE INTO requests VALUES (?, ?)", (key, blob))
+            with self._lock:
+                self._db.execute("INSERT OR REPLACE INTO requests VALUES (?, ?)", (key, blob))
         except sqlite3.DatabaseError as exc:
             raise self._corrupt(exc) from None
 
     def __len__(self) -> int:
-        return self._db.execute("SELECT COUNT(*) FROM requests").fetchone()[0]
+        with self._lock:
+            return self._db.execute("SELECT COUNT(*) FROM requests").fetchone()[0]
 
     def close(self) -> None:
-        self._db.close()
+        with self._lock:
+            self._db.close()

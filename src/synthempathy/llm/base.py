@@ -38,6 +38,8 @@ class Backend(ABC):
     model: ModelFile
     configured_format: str
     """llm.prompt_format as written in params (part of every cache key)."""
+    concurrency: int = 1
+    """Calls the driver may have in flight at once; `complete` must be thread-safe when > 1."""
 
     @abstractmethod
     def complete(self, prompt: Prompt, sampling: dict[str, Any], seed: int, grammar: str | None = None) -> Completion:

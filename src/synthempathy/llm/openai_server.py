@@ -1,0 +1,234 @@
+"""Backend for any OpenAI-compatible completion server (`llm.backend: openai`).
+
+For a GPU box or a serving cluster: llama.cpp's `llama-server --parallel N`,
+`python -m llama_cpp.server`, vLLM, or several of them behind a load balancer.
+Plain stdlib HTTP (urllib), one blocking request per call; the driver
+(generate.Generator) keeps `llm.concurrency` calls in flight from threads.
+
+What is sent: `prompt_format: completion` (and `auto`, since a server does not
+expose its model's chat template) posts the few-shot prompt to
+`<base_url>/completions`; `chat` posts it as one user message to
+`<base_url>/chat/completions`, where the server applies its own template. Every
+request carries `model` (llm.served_model), max_tokens, temperature, top_p,
+stop, the per-call `seed` (derived from llm.seed, the stage, the record id and
+the attempt, as for the in-process backend), the llama.cpp sampling extras
+top_k, min_p and repeat_penalty, and the GBNF text as `grammar` when the stage
+has one (llama.cpp servers honour these; other servers may ignore them).
+`finish_reason` "length" maps to 'length', anything else to 'stop';
+completion_tokens comes from `usage`.
+
+Model identity (provenance and request-cache keys): the name is
+llm.served_model; the sha256 is llm.model_sha256 when set (then calls are
+shared with the in-process backend running that GGUF, provided prompt_format
+is the same explicit value: an in-process `auto` key depends on the GGUF's
+chat template, which we cannot see here), else the marker
+`served:<served_model>`, which is not a file hash. The base URL is not part of
+the identity, so moving the server or adding replicas keeps the cache; giving
+different weights the same served name without model_sha256 would mix their
+cached results.
+
+Retries: HTTP 429 and 5xx, timeouts and connection errors are retried
+`llm.max_retries` times with exponential backoff (`backoff_base_s` doubling up
+to `backoff_max_s`, times a random factor in [0.5, 1], at least the server's
+Retry-After); the same request and seed are resent. Any other 4xx is a one-line
+UserError with the status and the server's message.
+
+The API key is read from the environment variable named by llm.api_key_env
+(default SYNTHEMPATHY_API_KEY, deliberately not OPENAI_API_KEY so a key meant
+for OpenAI is never sent to another server) and only ever put in the
+Authorization header: it is not part of params, provenance, cache keys or
+metrics, and is masked in any error text a server echoes back.
+
+Determinism: the server decides. Outputs are byte-identical across runs only
+if the server's result for a request does not depend on what it served
+before; see README "Running against a server" for llama_cpp.server, which
+reuses the previous request's prompt prefix. The request cache makes every
+finished call stable either way.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import random
+import threading
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+
+from ..errors import UserError
+from ..models import EMBEDDED, ModelFile
+from ..params import LLMParams
+from ..prompts import Prompt
+from .base import Backend, Completion
+
+MESSAGE_CHARS = 300
+"""How much of a server's error message goes into our one-line error."""
+
+
+def _one_line(text: str, limit: int = MESSAGE_CHARS) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _server_message(body: bytes) -> str:
+    """The human part of an error body: OpenAI's error.message, FastAPI's detail, or the raw text."""
+    text = body.decode("utf-8", errors="replace")
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return _one_line(text) or "(empty body)"
+    if isinstance(data, dict):
+        for key in ("error", "detail", "message"):
+            value = data.get(key)
+            if isinstance(value, dict) and "message" in value:
+                value = value["message"]
+            if value:
+                return _one_line(value if isinstance(value, str) else json.dumps(value))
+    return _one_line(text)
+
+
+def _retry_after(headers: Any) -> float | None:
+    try:
+        return max(0.0, float(headers.get("Retry-After")))
+    except (TypeError, ValueError, AttributeError):
+        return None
+
+
+class OpenAIServerBackend(Backend):
+    """Completions from an OpenAI-compatible HTTP server; thread-safe."""
+
+    backoff_base_s = 0.5
+    backoff_max_s = 30.0
+
+    def __init__(self, params: LLMParams):
+        if params.model != EMBEDDED:  # only the judge's model_copy can get here; params validation catches llm.model
+            raise UserError(
+                f"params.yaml: judge.model: {params.model!r} is a local GGUF, which llm.backend openai does not load; "
+                "every stage, the judge included, uses llm.served_model (leave judge.model at 'embedded')"
+            )
+        self.params = params
+        self.configured_format = "chat" if params.prompt_format == "chat" else "completion"
+        self.url = f"{params.base_url}/{'chat/completions' if self.configured_format == 'chat' else 'completions'}"
+        self.concurrency = params.concurrency
+        self.model = ModelFile(
+            name=params.served_model,
+            path=None,  # type: ignore[arg-type]  # the file lives on the server
+            sha256=params.model_sha256 or f"served:{params.served_model}",
+        )
+        self._key = os.environ.get(params.api_key_env) or None
+        self._lock = threading.Lock()
+        self._sleep = time.sleep
+        self._random = random.Random()
+        self.calls = 0
+
+    # -- the request -------------------------------------------------------
+    def _body(self, prompt: Prompt, sampling: dict[str, Any], seed: int, grammar: str | None) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "model": self.params.served_model,
+            "max_tokens": sampling["max_tokens"],
+            "temperature": sampling["temperature"],
+            "top_p": sampling["top_p"],
+            "top_k": sampling["top_k"],
+            "min_p": sampling["min_p"],
+            "repeat_penalty": sampling["repeat_penalty"],
+            "seed": seed,
+            "stream": False,
+        }
+        if sampling["stop"]:
+            body["stop"] = list(sampling["stop"])
+        if grammar is not None:
+            body["grammar"] = grammar
+        if self.configured_format == "chat":
+            body["messages"] = [{"role": "user", "content": prompt.text}]
+        else:
+            body["prompt"] = prompt.text
+        return body
+
+    def complete(self, prompt: Prompt, sampling: dict[str, Any], seed: int, grammar: str | None = None) -> Completion:
+        data = self._post(self._body(prompt, sampling, seed, grammar))
+        field = "message.content" if self.configured_format == "chat" else "text"
+        try:
+            choice = data["choices"][0]
+            text = choice["message"]["content"] if self.configured_format == "chat" else choice["text"]
+        except (KeyError, IndexError, TypeError):
+            raise UserError(self._redact(f"{self.url}: answer has no choices[0].{field}: {_one_line(json.dumps(data))}")) from None
+        usage = data.get("usage") or {}
+        with self._lock:
+            self.calls += 1
+        return Completion(
+            text=text or "",
+            finish_reason="length" if choice.get("finish_reason") == "length" else "stop",
+            completion_tokens=int(usage.get("completion_tokens") or 0),
+            prompt_format=self.configured_format,
+        )
+
+    # -- HTTP with retries -------------------------------------------------
+    def _post(self, body: dict[str, Any]) -> dict[str, Any]:
+        payload = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if self._key:
+            headers["Authorization"] = f"Bearer {self._key}"
+        tries = self.params.max_retries + 1
+        problem, retry_after = "", None
+        for attempt in range(tries):
+            if attempt:
+                self._sleep(self.backoff(attempt, retry_after))
+            retry_after = None
+            request = urllib.request.Request(self.url, data=payload, headers=headers, method="POST")
+            try:
+                with urllib.request.urlopen(request, timeout=self.params.timeout_s) as response:
+                    raw = response.read()
+            except urllib.error.HTTPError as exc:
+                try:
+                    message = _server_message(exc.read())
+                except (OSError, http.client.HTTPException):
+                    message = exc.reason or "(no body)"
+                if exc.code == 429 or exc.code >= 500:
+                    problem, retry_after = f"HTTP {exc.code}: {message}", _retry_after(exc.headers)
+                    continue
+                raise UserError(self._redact(f"{self.url}: HTTP {exc.code}: {message}{self._hint(exc.code)}")) from None
+            except TimeoutError:
+                problem = f"no answer within llm.timeout_s={self.params.timeout_s:g}s"
+                continue
+            except urllib.error.URLError as exc:
+                if isinstance(exc.reason, TimeoutError):
+                    problem = f"no answer within llm.timeout_s={self.params.timeout_s:g}s"
+                else:
+                    problem = f"cannot connect: {exc.reason}"
+                continue
+            except (OSError, http.client.HTTPException) as exc:
+                problem = f"connection lost: {type(exc).__name__}: {exc}".rstrip(": ")
+                continue
+            try:
+                data = json.loads(raw)
+            except ValueError:
+                raise UserError(self._redact(f"{self.url}: answer is not JSON: {_one_line(raw.decode('utf-8', 'replace'))}")) from None
+            if not isinstance(data, dict):
+                raise UserError(self._redact(f"{self.url}: answer is not a JSON object: {_one_line(raw.decode('utf-8', 'replace'))}"))
+            return data
+        raise UserError(self._redact(
+            f"{self.url}: gave up after {tries} {'try' if tries == 1 else 'tries'} "
+            f"(llm.max_retries={self.params.max_retries}); last error: {problem}"
+        ))
+
+    def backoff(self, attempt: int, retry_after: float | None = None) -> float:
+        """Seconds to wait before retry number `attempt` (1-based)."""
+        delay = min(self.backoff_max_s, self.backoff_base_s * 2 ** (attempt - 1))
+        delay *= 0.5 + 0.5 * self._random.random()
+        if retry_after is not None:
+            delay = max(delay, min(retry_after, self.backoff_max_s))
+        return delay
+
+    def _hint(self, status: int) -> str:
+        env = self.params.api_key_env
+        if status in (401, 403):
+            return f" (check the API key in ${env})" if self._key else f" (no API key sent: ${env} is not set)"
+        if status == 404:
+            return " (check llm.base_url, which should end in /v1, and llm.served_model)"
+        return ""
+
+    def _redact(self, text: str) -> str:
+        return text.replace(self._key, "***") if self._key else text
