@@ -234,6 +234,9 @@ class Generator:
                 file=sys.stderr,
             )
             raise SystemExit(130) from None
+        except BaseException:
+            bar.close()  # so the stage's one-line error starts on its own line
+            raise
         bar.close()
         self.stats.items = len(items)
         self.stats.kept = sum(o.fields is not None for o in outcomes)
