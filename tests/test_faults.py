@@ -27,12 +27,25 @@ def cached_calls(cache_dir) -> int:
         return 0
 
 
-def start_brainstorm(project):
-    return subprocess.Popen([sys.executable, "stages/brainstorm.py"], cwd=project.path, env=project.env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+@pytest.fixture
+def start_brainstorm():
+    """Start the brainstorm stage as its own process; it never outlives the test, even a failed one."""
+    started = []
+
+    def start(project):
+        proc = subprocess.Popen([sys.executable, "stages/brainstorm.py"], cwd=project.path, env=project.env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
-def wait_for_calls(cache_dir, n: int, proc, limit: float = 120.0) -> None:
+def wait_for_calls(cache_dir, n: int, proc, limit: float = 300.0) -> None:
     deadline = time.monotonic() + limit
     while cached_calls(cache_dir) < n:
         assert proc.poll() is None, "stage finished before it could be interrupted"
@@ -40,7 +53,7 @@ def wait_for_calls(cache_dir, n: int, proc, limit: float = 120.0) -> None:
         time.sleep(0.05)
 
 
-def test_sigkill_then_repro_resumes_from_cache_and_matches_uninterrupted_run(tmp_path):
+def test_sigkill_then_repro_resumes_from_cache_and_matches_uninterrupted_run(tmp_path, start_brainstorm):
     cache = tmp_path / "cache"
     project = make_project(tmp_path / "killed", cache, stories_per_seed=3)
     proc = start_brainstorm(project)
@@ -62,7 +75,7 @@ def test_sigkill_then_repro_resumes_from_cache_and_matches_uninterrupted_run(tmp
         assert project.read(rel) == fresh.read(rel), rel
 
 
-def test_ctrl_c_stops_quickly_says_how_far_and_writes_nothing(tmp_path):
+def test_ctrl_c_stops_quickly_says_how_far_and_writes_nothing(tmp_path, start_brainstorm):
     cache = tmp_path / "cache"
     project = make_project(tmp_path / "repo", cache, stories_per_seed=3)
     proc = start_brainstorm(project)
