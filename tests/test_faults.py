@@ -33,8 +33,10 @@ def start_brainstorm():
     started = []
 
     def start(project):
+        # restore_signals does not cover SIGINT: a shell starts background jobs with it ignored
         proc = subprocess.Popen([sys.executable, "stages/brainstorm.py"], cwd=project.path, env=project.env,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         started.append(proc)
         return proc
 

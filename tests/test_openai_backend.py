@@ -434,6 +434,8 @@ def test_threaded_run_returns_input_order_when_calls_finish_in_reverse():
 
 
 def test_ctrl_c_stops_a_threaded_run_at_once(capsys):
+    # a shell starts background jobs with SIGINT ignored; Ctrl-C in a terminal raises KeyboardInterrupt
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
     timer.start()
     start = time.monotonic()
@@ -442,6 +444,7 @@ def test_ctrl_c_stops_a_threaded_run_at_once(capsys):
             run_with(SlowBackend(2, lambda i: 0.3 if i < 2 else 30), items())
     finally:
         timer.cancel()
+        signal.signal(signal.SIGINT, previous)
     assert exc.value.code == 130 and time.monotonic() - start < 5
     assert re.search(r"brainstorm: interrupted after [0-2]/6 items", capsys.readouterr().err)  # items 2+ take 30 s
 
