@@ -63,6 +63,7 @@ from ..models import EMBEDDED, ModelFile
 from ..params import LLMParams
 from ..prompts import Prompt
 from .base import Backend, Completion
+from .llama_cpp import sampling_kwargs
 
 MESSAGE_CHARS = 300
 """How much of a server's error message goes into our one-line error."""
@@ -128,12 +129,7 @@ class OpenAIServerBackend(Backend):
     def _body(self, prompt: Prompt, sampling: dict[str, Any], seed: int, grammar: str | None) -> dict[str, Any]:
         body: dict[str, Any] = {
             "model": self.params.served_model,
-            "max_tokens": sampling["max_tokens"],
-            "temperature": sampling["temperature"],
-            "top_p": sampling["top_p"],
-            "top_k": sampling["top_k"],
-            "min_p": sampling["min_p"],
-            "repeat_penalty": sampling["repeat_penalty"],
+            **sampling_kwargs(sampling),  # llama.cpp's server takes the same names as create_completion
             "seed": seed,
             "stream": False,
         }
