@@ -457,30 +457,38 @@ def main() -> None:
     # every output as text too, so that ref (text only) compares with the token outputs
     texts = {k: (o if k[0] == "ref" else llm_detok(llm, o)) for k, o in outputs.items()}
     n_items = len(items)
-    base = {i: outputs[("N=1", 0, i)] for i in range(n_items)} if "N=1" in configs else None
+    base_cfg = f"N={min(sizes)}"  # the baseline: N=1 with the default --sizes
+    base = {i: outputs[(base_cfg, 0, i)] for i in range(n_items)}
     det = {}
     for cfg in configs:
         d = {"compared": args.rounds * n_items, "differ": 0, "diffs": [],
              # items whose output is the same in every round (other neighbours, slots and order)
              "same_every_round": sum(len({texts[(cfg, r, i)] for r in range(args.rounds)}) == 1
                                      for i in range(n_items))}
-        if base is not None:
-            for r in range(args.rounds):
-                for i in range(n_items):
-                    if cfg == "ref":
-                        at = first_diff(texts[(cfg, r, i)], texts[("N=1", 0, i)])
-                        if at is not None:
-                            d["diffs"].append({"round": r, "item": i, "char": at})
-                    else:
-                        at = first_diff(outputs[(cfg, r, i)], base[i])
-                        if at is not None:
-                            d["diffs"].append({"round": r, "item": i, "token": at,
-                                               "batch": list(neighbours[(cfg, r, i)])})
-            d["differ"] = len(d["diffs"])
+        for r in range(args.rounds):
+            for i in range(n_items):
+                if cfg == "ref":
+                    at = first_diff(texts[(cfg, r, i)], texts[(base_cfg, 0, i)])
+                    if at is not None:
+                        d["diffs"].append({"round": r, "item": i, "char": at})
+                else:
+                    at = first_diff(outputs[(cfg, r, i)], base[i])
+                    if at is not None:
+                        d["diffs"].append({"round": r, "item": i, "token": at,
+                                           "batch": list(neighbours[(cfg, r, i)])})
+        d["differ"] = len(d["diffs"])
         det[cfg] = d
     # round 0, every pair of configurations: items with identical text
     pairs = {(a, b): sum(texts[(a, 0, i)] == texts[(b, 0, i)] for i in range(n_items))
              for a in configs for b in configs}
+
+    if args.json:
+        Path(args.json).write_text(json.dumps({
+            "args": vars(args), "machine": cpu_model(), "llama_cpp": llama_cpp.__version__,
+            "loadavg_start": load_start, "loadavg_end": load_end, "prefix_tokens": len(prefix),
+            "rows": rows, "discarded": discarded, "determinism": det,
+            "outputs": {f"{c}|{r}|{i}": o for (c, r, i), o in outputs.items()},
+        }, indent=1))
 
     # -- report ----------------------------------------------------------------
     def series(cfg, key):
@@ -492,11 +500,11 @@ def main() -> None:
           f"{' ignore-EOS' if args.ignore_eos else ' (stop at EOS)'}; threads {args.threads}; "
           f"kv_unified {args.kv_unified}; joint_prefill {args.joint_prefill}; fixed_rows {args.fixed_rows}; "
           f"prefix {len(prefix)} tok; loadavg start {load_start} / end {load_end}\n")
-    n1 = statistics.median(series("N=1", "decode_tok_s")) if "N=1" in configs else None
-    n1e = statistics.median(series("N=1", "e2e_tok_s")) if "N=1" in configs else None
-    print("| config | tokens/round | decode tok/s (median) | decode tok/s per round | speedup vs N=1 | "
+    n1 = statistics.median(series(base_cfg, "decode_tok_s"))
+    n1e = statistics.median(series(base_cfg, "e2e_tok_s"))
+    print(f"| config | tokens/round | decode tok/s (median) | decode tok/s per round | speedup vs {base_cfg} | "
           "end-to-end tok/s (median) | e2e per round | e2e speedup | per-seq tok/s | step ms | "
-          "llama_decode / sampling s (median) | outputs differing from N=1 |")
+          f"llama_decode / sampling s (median) | outputs differing from {base_cfg} (round 0) |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for cfg in configs:
         e2e = series(cfg, "e2e_tok_s")
@@ -530,28 +538,20 @@ def main() -> None:
     for cfg in configs:
         d = det[cfg]
         line = f"  {cfg}: same output in every round for {d['same_every_round']}/{n_items} items"
-        if base is not None:
-            line += f"; differs from N=1 (round 0) in {d['differ']}/{d['compared']} outputs"
-            by_item: dict[int, set] = {}
-            for x in d["diffs"]:
-                by_item.setdefault(x["item"], set()).add(x.get("token", x.get("char")))
-            if by_item:
-                unit = "char" if cfg == "ref" else "token"
-                line += f"; first differing {unit} per item (all rounds): " + ", ".join(
-                    f"{i}: {'/'.join(map(str, sorted(v)))}" for i, v in sorted(by_item.items()))
+        line += f"; differs from {base_cfg} (round 0) in {d['differ']}/{d['compared']} outputs"
+        by_item: dict[int, set] = {}
+        for x in d["diffs"]:
+            by_item.setdefault(x["item"], set()).add(x.get("token", x.get("char")))
+        if by_item:
+            unit = "char" if cfg == "ref" else "token"
+            line += f"; first differing {unit} per item (all rounds): " + ", ".join(
+                f"{i}: {'/'.join(map(str, sorted(v)))}" for i, v in sorted(by_item.items()))
         print(line)
     print("\nItems with identical text, round 0, for each pair of configurations:\n")
     print("| | " + " | ".join(configs) + " |")
     print("|---" * (len(configs) + 1) + "|")
     for a in configs:
         print(f"| {a} | " + " | ".join(f"{pairs[(a, b)]}/{n_items}" for b in configs) + " |")
-    if args.json:
-        Path(args.json).write_text(json.dumps({
-            "args": vars(args), "machine": cpu_model(), "llama_cpp": llama_cpp.__version__,
-            "loadavg_start": load_start, "loadavg_end": load_end, "prefix_tokens": len(prefix),
-            "rows": rows, "discarded": discarded, "determinism": det,
-            "outputs": {f"{c}|{r}|{i}": o for (c, r, i), o in outputs.items()},
-        }, indent=1))
     runner.close()
     ref.close()  # frees the model: only after the last detokenize
 
