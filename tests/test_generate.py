@@ -35,13 +35,15 @@ def items(names):
     return [Item(id=f"i{SITUATIONS.index(n)}", values={"situation": n}) for n in names]
 
 
-def test_outputs_do_not_depend_on_order_or_history(isolated_cache, tmp_path, monkeypatch):
-    together, stats = run(items(SITUATIONS))
+@pytest.mark.parametrize("batch_size", [1, 8])  # one at a time, and the batched default
+def test_outputs_do_not_depend_on_order_or_history(isolated_cache, tmp_path, monkeypatch, batch_size):
+    llm = LLM.model_copy(update={"batch_size": batch_size})
+    together, stats = run(items(SITUATIONS), llm=llm)
     assert stats.model_calls >= len(SITUATIONS) and stats.cache_hits == 0
     texts = {o.item.id: o.fields for o in together}
     for name in reversed(SITUATIONS):  # each alone, fresh process state, fresh cache
         monkeypatch.setenv("SYNTHEMPATHY_CACHE_DIR", str(tmp_path / name))
-        alone, _ = run(items([name]))
+        alone, _ = run(items([name]), llm=llm)
         assert alone[0].fields == texts[alone[0].item.id]
     assert all(o.provenance.model == "gemma-3-270m-q4_k_m.gguf" for o in together if o.fields)
 

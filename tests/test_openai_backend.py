@@ -484,6 +484,7 @@ def test_openai_params_load_with_defaults(tmp_path):
     ({**OPENAI, "base_url": "http://me:pw@gpu-box/v1"}, "llm.base_url", "must not hold credentials"),
     ({**OPENAI, "n_gpu_layers": -1}, "llm.n_gpu_layers", "only used with llm.backend llama_cpp"),
     ({**OPENAI, "model": "/models/x.gguf"}, "llm.model", "only used with llm.backend llama_cpp"),
+    ({**OPENAI, "batch_size": 4}, "llm.batch_size", "llm.concurrency sets the requests in flight"),
     ({**OPENAI, "model_sha256": "abc"}, "llm.model_sha256", "should match pattern"),
     ({**OPENAI, "concurrency": 0}, "llm.concurrency", "greater than or equal to 1"),
     ({"concurrency": 4}, "llm.concurrency", "only used with llm.backend openai"),
@@ -499,7 +500,8 @@ def test_openai_params_errors_name_the_key(tmp_path, llm, key, problem):
 
 
 def test_shared_cache_with_in_process_backend_when_sha256_is_given(embedded_model):
-    local = LLMParams(n_ctx=1024, n_threads=2, prompt_format="completion", max_attempts=2)
+    # batch_size 1: the in-process backend decoding one item at a time; a batched one keys its calls apart
+    local = LLMParams(n_ctx=1024, n_threads=2, prompt_format="completion", max_attempts=2, batch_size=1)
     first, stats1, _ = run(items(SITUATIONS[:2]), local)
     remote = openai_llm("http://127.0.0.1:9/v1", prompt_format="completion", model_sha256=embedded_model.sha256)
     second, stats2, _ = run(items(SITUATIONS[:2]), remote)  # nothing listens on port 9: every call must be cached

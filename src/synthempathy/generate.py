@@ -3,8 +3,8 @@
 Outcomes come back in input order and each item's result depends only on its
 own inputs and derived seed, never on the order calls complete in. Backends
 that serve several calls at once (`backend.concurrency` > 1, e.g. an
-OpenAI-compatible server) get that many items in flight from worker threads;
-the in-process llama.cpp backend runs them one by one. An item
+OpenAI-compatible server, or in-process llama.cpp with llm.batch_size > 1)
+get that many items in flight from worker threads; otherwise items run one by one. An item
 whose output is empty or cut off at max_tokens is retried with a
 new derived seed up to `llm.max_attempts`, then rejected with its reason.
 """
@@ -134,6 +134,7 @@ class Generator:
             sampling=sampling,
             seed=seed,
             grammar=self.grammar,
+            **({"batch_rows": self.backend.batch_rows} if self.backend.batch_rows else {}),
         )
         cached = self.cache.get(key)
         if cached is not None:
@@ -193,6 +194,7 @@ class Generator:
                 prompt_sha256=self.template.sha256,
                 prompt_format=completion.prompt_format,
                 grammar_sha256=self.grammar_sha256,
+                batch_rows=self.backend.batch_rows,
                 sampling=self.sampling,
                 seed=seed,
                 attempts=attempt,

@@ -33,7 +33,7 @@ class LLMParams(Section):
     """Which model runs and how; shared by every generating stage.
 
     `backend: llama_cpp` loads the GGUF in this process (model, n_ctx, n_threads,
-    n_batch, n_gpu_layers apply). `backend: openai` sends every call to an
+    n_batch, n_gpu_layers, batch_size apply). `backend: openai` sends every call to an
     OpenAI-compatible server (base_url, served_model, model_sha256, api_key_env,
     concurrency, timeout_s, max_retries apply). Setting a key of the other backend
     is an error naming that key, never silently ignored.
@@ -53,6 +53,11 @@ class LLMParams(Section):
     n_batch: int = Field(512, ge=1)
     n_gpu_layers: int = Field(0, ge=-1)
     """0 = CPU only, -1 = offload every layer (needs a CUDA/Metal build of llama-cpp-python)."""
+    batch_size: int = Field(8, ge=1, le=128)
+    """Items decoded together, one token each per llama_decode step (llm/llama_cpp_batched.py).
+    Every step has exactly this many rows, so an item's output never depends on its neighbours;
+    it does depend on batch_size itself (cache keys and provenance record it). 1: one item at a
+    time through Llama.create_completion."""
     seed: int = Field(2025, ge=0)
     max_attempts: int = Field(3, ge=1, le=20)
     """Tries per item (each with a new derived seed) before the item is rejected."""
@@ -76,11 +81,12 @@ class LLMParams(Section):
     """backend openai: resends of one request after HTTP 429/5xx, a timeout or a connection
     error, with exponential backoff (same request and seed; unlike max_attempts, which draws new seeds)."""
 
-    @field_validator("model", "n_ctx", "n_threads", "n_batch", "n_gpu_layers")
+    @field_validator("model", "n_ctx", "n_threads", "n_batch", "n_gpu_layers", "batch_size")
     @classmethod
     def _llama_cpp_only(cls, value: Any, info: ValidationInfo) -> Any:
         if info.data.get("backend") == "openai" and value != cls.model_fields[info.field_name].default:
-            hint = "llm.served_model names the server's model" if info.field_name == "model" else "set it where the server starts"
+            hint = {"model": "llm.served_model names the server's model",
+                    "batch_size": "llm.concurrency sets the requests in flight"}.get(info.field_name, "set it where the server starts")
             raise ValueError(f"only used with llm.backend llama_cpp (the server loads the model; {hint})")
         return value
 

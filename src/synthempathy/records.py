@@ -27,6 +27,9 @@ class Provenance(Record):
     prompt_sha256: str
     prompt_format: str
     grammar_sha256: str | None = None
+    batch_rows: int | None = None
+    """llm.batch_size when the output came from a fixed batch of that many rows (it depends
+    on it); null when it was decoded on its own or by a server."""
     sampling: dict[str, Any]
     seed: int
     attempts: int = Field(ge=1)

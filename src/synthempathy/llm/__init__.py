@@ -6,6 +6,10 @@ from .base import Backend, Completion
 
 def make_backend(params: LLMParams) -> Backend:
     """Build the configured backend; it loads its model lazily, on the first call."""
+    if params.backend == "llama_cpp" and params.batch_size > 1:
+        from .llama_cpp_batched import BatchedLlamaCppBackend
+
+        return BatchedLlamaCppBackend(params)
     if params.backend == "llama_cpp":
         from .llama_cpp import LlamaCppBackend
 

@@ -40,6 +40,10 @@ class Backend(ABC):
     """llm.prompt_format as written in params (part of every cache key)."""
     concurrency: int = 1
     """Calls the driver may have in flight at once; `complete` must be thread-safe when > 1."""
+    batch_rows: int | None = None
+    """Rows per decode step when outputs depend on it (llm.batch_size > 1, see
+    llama_cpp_batched.py); None when a call's output depends on its own inputs only.
+    Part of every request-cache key and recorded in provenance."""
 
     @abstractmethod
     def complete(self, prompt: Prompt, sampling: dict[str, Any], seed: int, grammar: str | None = None) -> Completion:

@@ -153,16 +153,26 @@ class LlamaCppBackend(Backend):
         self._prefix_tokens = list(prefix)
 
     def _grammar(self, text: str | None):
+        """The parsed grammar, checked once: llama-cpp-python would pass a grammar llama.cpp
+        cannot parse on as a null sampler, and the process would crash at the first token."""
         if text is None:
             return None
         if text not in self._grammars:
+            import llama_cpp
             from llama_cpp import LlamaGrammar
 
+            with _quiet_stderr():
+                probe = llama_cpp.llama_sampler_init_grammar(self.llm._model.vocab, text.encode("utf-8"), b"root")
+            if not probe:
+                first = text.strip().splitlines()[0][:80]
+                raise UserError(f"llama.cpp cannot parse the GBNF grammar starting {first!r} "
+                                "(run with SYNTHEMPATHY_LLAMA_VERBOSE=1 to see why)")
+            llama_cpp.llama_sampler_free(probe)
             self._grammars[text] = LlamaGrammar.from_string(text, verbose=False)
         return self._grammars[text]
 
-    def complete(self, prompt: Prompt, sampling: dict[str, Any], seed: int, grammar: str | None = None) -> Completion:
-        llm = self.llm
+    def _prepare(self, prompt: Prompt, sampling: dict[str, Any]) -> tuple[list[int], list[int], list[str]]:
+        """The request as (static prefix tokens, suffix tokens, stop strings); checks it fits n_ctx."""
         sent, extra_stop = self._as_sent(prompt)
         prefix, suffix = self._tokens(sent)
         if not suffix:
@@ -173,11 +183,16 @@ class LlamaCppBackend(Backend):
                 f"prompt of {len(prefix) + len(suffix)} tokens + max_tokens {sampling['max_tokens']} "
                 f"exceeds llm.n_ctx {self.params.n_ctx}: raise llm.n_ctx or shorten the prompt"
             )
+        return prefix, suffix, list(sampling["stop"]) + extra_stop
+
+    def complete(self, prompt: Prompt, sampling: dict[str, Any], seed: int, grammar: str | None = None) -> Completion:
+        llm = self.llm
+        prefix, suffix, stop = self._prepare(prompt, sampling)
         self._restore_prefix(prefix)
         out = llm.create_completion(
             prefix + suffix,
             **sampling_kwargs(sampling),
-            stop=list(sampling["stop"]) + extra_stop or None,
+            stop=stop or None,
             seed=seed,
             grammar=self._grammar(grammar),
         )

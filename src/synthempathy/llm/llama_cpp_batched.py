@@ -1,0 +1,276 @@
+"""In-process llama.cpp that decodes several items per step (llm.batch_size > 1).
+
+Why: on a CPU one decode step reads every weight once whatever the number of
+rows, so 8 sequences per `llama_decode` give about 2x the tokens/s of one at a
+time with the embedded model (benchmarks/BATCH.md).
+
+Why every step has exactly `batch_size` rows: llama.cpp's CPU kernels give a
+row a slightly different result depending on how many rows the step holds,
+which flips sampled tokens. Batching whatever items happen to be in flight made
+24 of 24 items differ from their one-at-a-time output, so a resumed run (which
+batches different items together) would not match a fresh one. Here a slot
+with no item decodes a padding token into its own sequence instead of leaving
+the batch, every row asks for logits (llama.cpp skips the last layer for rows
+that do not, changing the row count again), and each sequence has its own KV
+stream (`kv_unified` off), so attention never sees another item's cells. An
+item's output then depends on its prompt, sampling, seed and `batch_size`
+only: measured 0 differences in 128 outputs across neighbours, slots and
+arrival times. It does differ from `batch_size: 1`, so the row count is part
+of every request-cache key and of provenance (`batch_rows`).
+
+How: the generation driver keeps `batch_size` items in flight on its worker
+threads; each `complete` call tokenizes, queues its request and waits. One
+scheduler thread owns the llama_context. It gives each free slot the next
+request (the static prompt prefix, evaluated once into sequence 0, is copied
+into the slot; the item's own suffix is then evaluated on its own), and
+decodes one token for every slot per step, with one sampler chain per item
+built exactly as `Llama.create_completion` builds it.
+"""
+
+from __future__ import annotations
+
+import collections
+import ctypes
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..params import LLMParams
+from ..prompts import Prompt
+from .base import Completion
+from .llama_cpp import LlamaCppBackend, _quiet_stderr
+
+PREFIX_SEQ = 0
+"""Sequence holding the current static prefix; slots are sequences 1..batch_size."""
+
+
+@dataclass
+class _Request:
+    prefix: list[int]
+    suffix: list[int]
+    sampling: dict[str, Any]
+    seed: int
+    grammar: str | None
+    stop: list[str]
+    done: threading.Event = field(default_factory=threading.Event)
+    result: Completion | None = None
+    error: BaseException | None = None
+
+
+@dataclass
+class _Slot:
+    seq: int
+    """Its sequence id; also its row in every step (seq - 1)."""
+    pos: int = 0
+    """Where its next token goes in its sequence (padding counts up from 0 while idle)."""
+    request: _Request | None = None
+    sampler: Any = None
+    tokens: list[int] = field(default_factory=list)
+    text: bytearray = field(default_factory=bytearray)
+
+
+class BatchedLlamaCppBackend(LlamaCppBackend):
+    def __init__(self, params: LLMParams):
+        super().__init__(params)
+        self.batch_rows = params.batch_size
+        self.concurrency = params.batch_size
+        self._load_lock = threading.Lock()
+        self._wake = threading.Condition()
+        self._queue: collections.deque[_Request] = collections.deque()
+        self._closing = False
+        self._failure: BaseException | None = None
+        self._thread: threading.Thread | None = None
+        self._ctx = self._mem = self._batch = None
+        self._slots = [_Slot(seq=n) for n in range(1, params.batch_size + 1)]
+        self._prefix: list[int] | None = None
+
+    # -- called from the driver's worker threads ----------------------------------
+    def complete(self, prompt: Prompt, sampling: dict[str, Any], seed: int, grammar: str | None = None) -> Completion:
+        with self._load_lock:  # the first calls arrive together; load the model once
+            self.llm
+            prefix, suffix, stop = self._prepare(prompt, sampling)
+            self._grammar(grammar)  # parse errors belong to this call, not to the scheduler
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._serve, name="llama-batch", daemon=True)
+                self._thread.start()
+        request = _Request(prefix, suffix, sampling, seed, grammar, stop)
+        with self._wake:
+            if self._failure is not None:
+                raise self._failure
+            self._queue.append(request)
+            self._wake.notify()
+        request.done.wait()
+        if request.error is not None:
+            raise request.error
+        return request.result
+
+    def close(self) -> None:
+        with self._wake:
+            self._closing = True
+            self._wake.notify()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        if self._batch is not None:
+            import llama_cpp
+
+            llama_cpp.llama_batch_free(self._batch)
+            llama_cpp.llama_free(self._ctx)
+            self._ctx = self._mem = self._batch = None
+        super().close()
+
+    # -- the scheduler thread ---------------------------------------------------
+    def _serve(self) -> None:
+        try:
+            self._open_context()
+            while True:
+                with self._wake:
+                    while not self._closing and not self._queue and not self._busy():
+                        self._wake.wait()
+                    if self._closing:
+                        return
+                    starting = []
+                    for slot in self._slots:
+                        if slot.request is None and self._queue:
+                            starting.append((slot, self._queue.popleft()))
+                for slot, request in starting:
+                    self._start(slot, request)
+                if self._busy():
+                    self._step()
+        except BaseException as exc:  # noqa: BLE001 - handed to every waiting caller
+            self._fail_all(exc)
+
+    def _busy(self) -> bool:
+        return any(slot.request is not None for slot in self._slots)
+
+    def _fail_all(self, exc: BaseException) -> None:
+        with self._wake:
+            self._failure = exc
+            waiting = [s.request for s in self._slots if s.request is not None] + list(self._queue)
+            self._queue.clear()
+        for request in waiting:
+            request.error = exc
+            request.done.set()
+
+    def _open_context(self) -> None:
+        """A second context on the loaded weights: one KV stream per slot plus the prefix's."""
+        import llama_cpp
+
+        llm, rows = self.llm, self.batch_rows
+        p = llama_cpp.llama_context_params.from_buffer_copy(llm.context_params)
+        p.n_seq_max = rows + 1
+        p.n_ctx = self.params.n_ctx * (rows + 1)  # split evenly between the streams
+        p.n_batch = p.n_ubatch = max(self.params.n_batch, rows)
+        p.kv_unified = False
+        with _quiet_stderr():
+            self._ctx = llama_cpp.llama_init_from_model(llm._model.model, p)
+        if not self._ctx:
+            raise RuntimeError(f"llama.cpp could not create a context for llm.batch_size {rows}")
+        self._mem = llama_cpp.llama_get_memory(self._ctx)
+        self._batch = llama_cpp.llama_batch_init(p.n_batch, 0, 1)
+        self._n_batch = p.n_batch
+        self._vocab = llama_cpp.llama_model_get_vocab(llm._model.model)
+        self._pad = max(llm.token_bos(), 0)
+
+    def _decode(self, entries: list[tuple[int, int, int, bool]]) -> None:
+        """One llama_decode of (token, position, sequence, wants logits) rows."""
+        import llama_cpp
+
+        b = self._batch
+        for i, (token, pos, seq, logits) in enumerate(entries):
+            b.token[i], b.pos[i], b.n_seq_id[i], b.logits[i] = token, pos, 1, logits
+            b.seq_id[i][0] = seq
+        b.n_tokens = len(entries)
+        rc = llama_cpp.llama_decode(self._ctx, b)
+        if rc != 0:
+            raise RuntimeError(f"llama_decode returned {rc} (llm.batch_size {self.batch_rows})")
+
+    def _evaluate(self, tokens: list[int], seq: int, start: int) -> None:
+        """Evaluate `tokens` alone into `seq` from position `start`; logits for the last one."""
+        for at in range(0, len(tokens), self._n_batch):
+            chunk = tokens[at:at + self._n_batch]
+            last = at + len(chunk) == len(tokens)
+            self._decode([(t, start + at + i, seq, last and i == len(chunk) - 1) for i, t in enumerate(chunk)])
+
+    def _start(self, slot: _Slot, request: _Request) -> None:
+        """Give `slot` the request: prompt into its sequence, then its first token."""
+        import llama_cpp
+
+        if request.prefix != self._prefix:
+            llama_cpp.llama_memory_seq_rm(self._mem, PREFIX_SEQ, -1, -1)
+            with _quiet_stderr():  # the first decode allocates buffers and logs about it
+                self._evaluate(request.prefix, PREFIX_SEQ, 0)
+            self._prefix = request.prefix
+        llama_cpp.llama_memory_seq_rm(self._mem, slot.seq, -1, -1)
+        llama_cpp.llama_memory_seq_cp(self._mem, PREFIX_SEQ, slot.seq, -1, -1)
+        self._evaluate(request.suffix, slot.seq, len(request.prefix))
+        s = request.sampling
+        llm = self.llm
+        llm.set_seed(request.seed)  # _init_sampler seeds the chain's dist sampler from it
+        slot.sampler = llm._init_sampler(
+            top_k=s["top_k"], top_p=s["top_p"], min_p=s["min_p"], temp=s["temperature"],
+            repeat_penalty=s["repeat_penalty"], grammar=self._grammar(request.grammar),
+        )
+        slot.request, slot.tokens, slot.text = request, [], bytearray()
+        slot.pos = len(request.prefix) + len(request.suffix)
+        self._sample(slot, -1)
+
+    def _step(self) -> None:
+        """Decode one token for every slot; idle slots decode padding so the row count never changes."""
+        import llama_cpp
+
+        self._decode([(s.tokens[-1] if s.request else self._pad, s.pos, s.seq, True) for s in self._slots])
+        for row, slot in enumerate(self._slots):
+            slot.pos += 1
+            if slot.request is not None:
+                self._sample(slot, row)
+            elif slot.pos >= self.params.n_ctx:
+                llama_cpp.llama_memory_seq_rm(self._mem, slot.seq, -1, -1)
+                slot.pos = 0
+
+    def _sample(self, slot: _Slot, row: int) -> None:
+        """Sample the slot's next token from `row`'s logits; finish the request when it is done."""
+        import llama_cpp
+
+        request = slot.request
+        token = llama_cpp.llama_sampler_sample(slot.sampler.sampler, self._ctx, row)
+        if llama_cpp.llama_vocab_is_eog(self._vocab, token):
+            return self._finish(slot, "stop", slot.text.decode("utf-8", errors="ignore"))
+        slot.tokens.append(token)
+        slot.text += self._piece(token)
+        text = slot.text.decode("utf-8", errors="ignore")
+        cuts = [at for at in (text.find(stop) for stop in request.stop) if at >= 0]
+        if cuts:
+            return self._finish(slot, "stop", text[:min(cuts)])
+        if len(slot.tokens) >= request.sampling["max_tokens"]:
+            return self._finish(slot, "length", text)
+        return None
+
+    def _piece(self, token: int) -> bytes:
+        import llama_cpp
+
+        size = 64
+        while True:
+            buf = ctypes.create_string_buffer(size)
+            n = llama_cpp.llama_token_to_piece(self._vocab, token, buf, size, 0, False)
+            if n >= 0:
+                return buf.raw[:n]
+            size = -n
+
+    def _finish(self, slot: _Slot, reason: str, text: str) -> None:
+        request = slot.request
+        request.result = Completion(text=text, finish_reason=reason, completion_tokens=len(slot.tokens),
+                                    prompt_format=self._format)
+        self._release(slot)
+        self.calls += 1
+        request.done.set()
+
+    def _release(self, slot: _Slot) -> None:
+        """Make `slot` idle: it decodes padding into an empty sequence until it gets a request."""
+        import llama_cpp
+
+        if slot.sampler is not None:
+            slot.sampler.close()
+        slot.request = slot.sampler = None
+        llama_cpp.llama_memory_seq_rm(self._mem, slot.seq, -1, -1)
+        slot.pos = 0

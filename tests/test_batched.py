@@ -1,0 +1,147 @@
+"""llm.batch_size > 1: several items per llama_decode, outputs independent of their batch.
+
+With the real embedded model. The contract under test: an item's output depends
+on its prompt, sampling, seed and batch_size, never on which other items share
+its steps, which slot it gets, or when it arrives; batch_size itself is part of
+every cache key and of provenance.
+"""
+
+import threading
+
+import pytest
+
+from synthempathy.cache import RequestCache
+from synthempathy.errors import UserError
+from synthempathy.generate import Generator, Item, Step
+from synthempathy.llm import make_backend
+from synthempathy.llm.llama_cpp import LlamaCppBackend
+from synthempathy.llm.llama_cpp_batched import BatchedLlamaCppBackend
+from synthempathy.params import GenerationParams, LLMParams
+from synthempathy.prompts import load_template
+
+from conftest import ROOT
+
+SAMPLING = {"temperature": 0.9, "top_p": 0.95, "top_k": 40, "min_p": 0.05, "repeat_penalty": 1.15,
+            "max_tokens": 40, "stop": ["\n\n", "###"]}
+SITUATIONS = ["Losing a job", "A flat tyre", "A noisy neighbour", "Failing an exam", "Moving house",
+              "A sick parent", "Rent going up"]
+BRAINSTORM = GenerationParams(prompt="prompts/brainstorm.txt", temperature=1.0, max_tokens=40,
+                              stop=["###", "\nSituation:", "\n\n"])
+
+
+def llm(batch_size: int) -> LLMParams:
+    return LLMParams(n_ctx=1024, n_threads=2, max_attempts=2, batch_size=batch_size)
+
+
+def complete_all(backend, requests, in_flight: int):
+    """Call backend.complete for every (prompt, seed) with `in_flight` threads; results by index."""
+    results, todo, lock = {}, list(enumerate(requests)), threading.Lock()
+
+    def work():
+        while True:
+            with lock:
+                if not todo:
+                    return
+                index, (prompt, seed) = todo.pop(0)
+            results[index] = backend.complete(prompt, SAMPLING, seed)
+
+    threads = [threading.Thread(target=work) for _ in range(in_flight)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return [results[i] for i in range(len(requests))]
+
+
+def brainstorm_prompts():
+    template = load_template(ROOT / "prompts/brainstorm.txt", {"situation"})
+    return [(template.render(situation=s), 100 + i) for i, s in enumerate(SITUATIONS)]
+
+
+def test_output_does_not_depend_on_neighbours_slots_or_arrival():
+    requests = brainstorm_prompts()
+    backend = make_backend(llm(4))
+    assert isinstance(backend, BatchedLlamaCppBackend) and backend.concurrency == 4 and backend.batch_rows == 4
+    try:
+        full = complete_all(backend, requests, in_flight=4)  # 7 items through 4 slots: refills mid-batch
+        backward = complete_all(backend, requests[::-1], in_flight=3)[::-1]  # other neighbours and slots
+        alone = [backend.complete(prompt, SAMPLING, seed) for prompt, seed in requests[:2]]  # 3 of 4 rows padding
+    finally:
+        backend.close()
+    assert [c.text for c in backward] == [c.text for c in full]
+    assert [c.text for c in alone] == [c.text for c in full[:2]]
+    assert len({c.text for c in full}) == len(full)  # seeds and situations differ: so do the stories
+    assert all(c.completion_tokens > 0 and c.finish_reason in ("stop", "length") for c in full)
+
+
+def test_stop_strings_and_max_tokens_end_a_sequence_like_create_completion():
+    prompt, seed = brainstorm_prompts()[0]
+    results = {}
+    for size in (1, 3):
+        backend = make_backend(llm(size))
+        try:
+            results[size] = (
+                backend.complete(prompt, {**SAMPLING, "stop": [" "]}, seed),  # the first space ends it
+                backend.complete(prompt, {**SAMPLING, "stop": [], "max_tokens": 5}, seed),
+            )
+        finally:
+            backend.close()
+    for size, (stopped, cut) in results.items():
+        assert stopped.finish_reason == "stop" and " " not in stopped.text, size
+        assert cut.finish_reason == "length" and cut.completion_tokens == 5 and cut.text, size
+
+
+def test_prompts_with_different_static_prefixes_share_one_batch():
+    """Two templates at once: each slot copies its own prefix, so both match their solo runs."""
+    story = load_template(ROOT / "prompts/rewrite.txt", {"situation", "story"})
+    mixed = [(story.render(situation=s, story=f"I had to deal with {s.lower()} this week."), 200 + i)
+             for i, s in enumerate(SITUATIONS[:3])]
+    requests = [r for pair in zip(brainstorm_prompts()[:3], mixed) for r in pair]  # alternate templates
+    backend = make_backend(llm(4))
+    try:
+        together = complete_all(backend, requests, in_flight=4)
+        solo = [backend.complete(prompt, SAMPLING, seed) for prompt, seed in requests]
+    finally:
+        backend.close()
+    assert [c.text for c in together] == [c.text for c in solo]
+
+
+def run_generator(batch_size: int, names: list[str]):
+    template = load_template(ROOT / BRAINSTORM.prompt, {"situation"})
+    backend, cache = make_backend(llm(batch_size)), RequestCache()
+    try:
+        gen = Generator("brainstorm", template, BRAINSTORM, llm(batch_size), backend, cache, (Step("story"),))
+        return gen.run([Item(id=f"s{SITUATIONS.index(n)}", values={"situation": n}) for n in names]), gen.stats
+    finally:
+        backend.close()
+        cache.close()
+
+
+def test_batch_size_is_in_cache_keys_and_provenance():
+    names = SITUATIONS[:3]
+    batched, stats8 = run_generator(8, names)
+    single, stats1 = run_generator(1, names)  # same cache: nothing of the batched run may be served
+    again, stats8b = run_generator(8, names)
+    assert stats1.cache_hits == 0 and stats1.model_calls >= len(names)
+    assert stats8b.model_calls == 0 and stats8b.cache_hits == stats8.model_calls
+    assert [o.fields for o in again] == [o.fields for o in batched]
+    assert {o.provenance.batch_rows for o in batched if o.fields} == {8}
+    assert {o.provenance.batch_rows for o in single if o.fields} == {None}
+
+
+def test_batch_size_one_is_the_one_at_a_time_backend():
+    backend = make_backend(llm(1))
+    assert type(backend) is LlamaCppBackend and backend.concurrency == 1 and backend.batch_rows is None
+
+
+@pytest.mark.parametrize("size", [1, 2])
+def test_a_grammar_llama_cpp_cannot_parse_is_a_user_error_not_a_crash(size):
+    backend = make_backend(llm(size))
+    prompt, seed = brainstorm_prompts()[0]
+    try:
+        with pytest.raises(UserError, match=r"cannot parse the GBNF grammar starting 'root ::= undefined_rule'"):
+            backend.complete(prompt, SAMPLING, seed, grammar="root ::= undefined_rule\n")
+        good = backend.complete(prompt, {**SAMPLING, "max_tokens": 4}, seed, grammar='root ::= " yes" | " no"\n')
+    finally:
+        backend.close()
+    assert good.text in (" yes", " no")
