@@ -9,6 +9,12 @@ load (load time reported separately, excluded from tokens/s):
   bare        llama_cpp.Llama.create_completion(prompt_text) per item; llama-cpp-
               python reuses the longest common token prefix with the previous call.
   bare-reset  same, but llm.reset() before each call (no prefix reuse).
+  batched     Generator + the default backend with llm.batch_size --batch-size
+              (llm/llama_cpp_batched.py): that many items decode together, each
+              step padded to --batch-size rows. Only wall time and tokens are
+              measured (it does not go through Llama.eval/sample).
+
+pipeline runs with llm.batch_size 1, the one-at-a-time path that bare mirrors.
 
 Every call uses the same sampling as params.yaml's respond section, the same
 per-item derived seed, max_tokens=--max-tokens and stop=[] (so calls decode up
@@ -20,6 +26,7 @@ seconds); the rest of the call's wall time is decode (sampling + 1-token evals
 + detokenisation). decode tok/s = completion tokens / decode seconds.
 
 Usage: .venv/bin/python benchmarks/generation_benchmark.py [--items 8] [--max-tokens 96] [--threads 2]
+         [--batch-size 8] [--variants pipeline,bare,bare-reset,batched]
 """
 
 from __future__ import annotations
@@ -173,6 +180,31 @@ def run_pipeline(items, gen_params, llm_params, template, steps):
     return res
 
 
+def run_batched(items, gen_params, llm_params, template, steps):
+    from synthempathy.cache import RequestCache
+    from synthempathy.generate import Generator
+    from synthempathy.llm import make_backend
+
+    backend = make_backend(llm_params)
+    t0 = time.perf_counter()
+    backend.llm
+    load_s = time.perf_counter() - t0
+    with tempfile.TemporaryDirectory() as tmp:
+        cache = RequestCache(Path(tmp) / "requests.sqlite")
+        gen = Generator("respond", template, gen_params, llm_params, backend, cache, steps)
+        t0 = time.perf_counter()
+        gen.run(items)
+        wall_s = time.perf_counter() - t0
+        cache.close()
+    backend.close()
+    assert gen.stats.model_calls == len(items), gen.stats.summary("respond")
+    tokens = gen.stats.model_tokens
+    nan = float("nan")
+    return {"variant": "batched", "load_s": load_s, "wall_s": wall_s,
+            "completion_tokens": tokens, "agg_tok_s": tokens / wall_s, "decode_tok_s": nan, "prompt_s": nan,
+            "first_prompt_tokens": nan, "prompt_tokens_per_item": nan, "prompt_tok_s": nan, "overhead_s": nan}
+
+
 def run_bare(name, items, prompts, seeds, sampling, threads, reset_each):
     import llama_cpp
 
@@ -211,7 +243,8 @@ def main() -> None:
     ap.add_argument("--max-tokens", type=int, default=96)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=2025, help="llm.seed (per-item seeds derive from it)")
-    ap.add_argument("--variants", default="pipeline,bare,bare-reset",
+    ap.add_argument("--batch-size", type=int, default=8, help="llm.batch_size of the batched variant")
+    ap.add_argument("--variants", default="pipeline,bare,bare-reset,batched",
                     help="comma-separated, run in this order")
     ap.add_argument("--json", help="also write the results here")
     args = ap.parse_args()
@@ -223,7 +256,7 @@ def main() -> None:
 
     params = load_params(ROOT / "params.yaml")
     gen_params = params.respond.model_copy(update={"max_tokens": args.max_tokens, "stop": []})
-    llm_params = LLMParams(n_threads=args.threads, n_ctx=2048, seed=args.seed, max_attempts=1)
+    llm_params = LLMParams(n_threads=args.threads, n_ctx=2048, seed=args.seed, max_attempts=1, batch_size=1)
     template = load_template(gen_params.prompt, {"explanation"})
     steps = [Step("response")]
     sampling = sampling_of(gen_params)
@@ -242,6 +275,9 @@ def main() -> None:
             if r["format"] != "completion":
                 print(f"WARNING: pipeline used prompt_format {r['format']}; bare sends raw completion text",
                       file=sys.stderr)
+        elif v == "batched":
+            r = run_batched(items, gen_params, llm_params.model_copy(update={"batch_size": args.batch_size}),
+                            template, steps)
         elif v in ("bare", "bare-reset"):
             r = run_bare(v, items, prompts, seeds, sampling, args.threads, v == "bare-reset")
         else:
@@ -251,7 +287,7 @@ def main() -> None:
     load_end = loadavg()
 
     by = {r["variant"]: r for r in results}
-    print(f"\nitems={len(items)} max_tokens={args.max_tokens} threads={args.threads} "
+    print(f"\nitems={len(items)} max_tokens={args.max_tokens} threads={args.threads} batch_size={args.batch_size} "
           f"loadavg start {load_start} / end {load_end}\n")
     print("| variant | load s | wall s | completion tok | agg tok/s | decode tok/s | prompt s | "
           "prompt tok (1st item) | prompt tok/item (after 1st) | prompt eval tok/s |")
@@ -265,6 +301,9 @@ def main() -> None:
         print(f"\npipeline/bare: aggregate {p['agg_tok_s'] / b['agg_tok_s']:.3f}, "
               f"decode-only {p['decode_tok_s'] / b['decode_tok_s']:.3f} (target >= 0.95); "
               f"pipeline time outside backend.complete {p['overhead_s']:.2f}s")
+    if "batched" in by and "bare" in by:
+        print(f"batched (llm.batch_size {args.batch_size})/bare aggregate: "
+              f"{by['batched']['agg_tok_s'] / by['bare']['agg_tok_s']:.3f}")
     if "bare-reset" in by and "bare" in by:
         print(f"bare-reset/bare aggregate: {by['bare-reset']['agg_tok_s'] / by['bare']['agg_tok_s']:.3f}")
     if args.json:

@@ -49,7 +49,9 @@ class LLMParams(Section):
     (backend openai cannot see the served model's template: auto means completion)."""
     n_ctx: int = Field(2048, ge=256)
     n_threads: int | None = Field(None, ge=1)
-    """None: all physical cores llama.cpp finds."""
+    """None: llama-cpp-python's default, half the logical CPUs for one-token steps (one per
+    core on 2-way SMT machines) and all of them for prompts and batched steps. A number: that
+    many threads for both."""
     n_batch: int = Field(512, ge=1)
     n_gpu_layers: int = Field(0, ge=-1)
     """0 = CPU only, -1 = offload every layer (needs a CUDA/Metal build of llama-cpp-python)."""

@@ -99,6 +99,7 @@ class LlamaCppBackend(Backend):
                     n_ctx=p.n_ctx,
                     n_batch=p.n_batch,
                     n_threads=p.n_threads,
+                    n_threads_batch=p.n_threads,
                     n_gpu_layers=p.n_gpu_layers,
                     seed=p.seed,
                     verbose=False,
