@@ -145,3 +145,13 @@ def test_a_grammar_llama_cpp_cannot_parse_is_a_user_error_not_a_crash(size):
     finally:
         backend.close()
     assert good.text in (" yes", " no")
+
+
+def test_a_closed_backend_refuses_calls_instead_of_waiting_forever():
+    backend = make_backend(llm(2))
+    prompt, seed = brainstorm_prompts()[0]
+    first = backend.complete(prompt, {**SAMPLING, "max_tokens": 3}, seed)
+    backend.close()
+    assert first.completion_tokens <= 3
+    with pytest.raises(RuntimeError, match="closed backend"):
+        backend.complete(prompt, SAMPLING, seed)

@@ -86,6 +86,8 @@ class BatchedLlamaCppBackend(LlamaCppBackend):
 
     # -- called from the driver's worker threads ----------------------------------
     def complete(self, prompt: Prompt, sampling: dict[str, Any], seed: int, grammar: str | None = None) -> Completion:
+        if self._closing:  # no scheduler would ever answer
+            raise RuntimeError("complete() called on a closed backend")
         with self._load_lock:  # the first calls arrive together; load the model once
             self.llm
             prefix, suffix, stop = self._prepare(prompt, sampling)
