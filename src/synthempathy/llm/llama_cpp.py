@@ -77,6 +77,11 @@ def _quiet_stderr():
 
 
 class LlamaCppBackend(Backend):
+    @property
+    def own_context_tokens(self) -> int:
+        """KV cache size of the Llama object's own context, the one create_completion uses."""
+        return self.params.n_ctx
+
     def __init__(self, params: LLMParams):
         self.params = params
         self.model: ModelFile = resolve_model(params.model)
@@ -96,7 +101,7 @@ class LlamaCppBackend(Backend):
             with _quiet_stderr():
                 self._llm = Llama(
                     model_path=str(self.model.path),
-                    n_ctx=p.n_ctx,
+                    n_ctx=self.own_context_tokens,
                     n_batch=p.n_batch,
                     n_threads=p.n_threads,
                     n_threads_batch=p.n_threads,

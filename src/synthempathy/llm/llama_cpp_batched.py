@@ -84,6 +84,10 @@ class BatchedLlamaCppBackend(LlamaCppBackend):
         self._slots = [_Slot(seq=n) for n in range(1, params.batch_size + 1)]
         self._prefix: list[int] | None = None
 
+    # The Llama object only tokenizes and holds the weights here; its own context
+    # stays unused, so keep its KV cache at llama.cpp's smallest useful size.
+    own_context_tokens = 256
+
     # -- called from the driver's worker threads ----------------------------------
     def complete(self, prompt: Prompt, sampling: dict[str, Any], seed: int, grammar: str | None = None) -> Completion:
         if self._closing:  # no scheduler would ever answer
