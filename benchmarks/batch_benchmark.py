@@ -26,9 +26,10 @@ the first --items explanations, via generation_benchmark.load_items):
            With --fixed-rows B every decode step has exactly B rows: finished
            items stay in the batch and dummy sequences fill partial groups.
 
-Sampler chain per sequence, as Llama.create_completion builds it from the
-respond section of params.yaml: penalties(last 64, repeat_penalty) -> top_k ->
-typical(1.0) -> top_p -> min_p -> temp -> dist(seed); seed =
+Sampler chain per sequence: the backend's sampler_chain, i.e. what
+Llama.create_completion builds from the respond section of params.yaml
+(penalties(last 64, repeat_penalty) -> top_k -> typical(1.0) -> top_p -> min_p
+-> temp -> dist(seed)); seed =
 derive_seed(llm.seed, "respond", item id, 1). A sequence stops at an
 end-of-generation token or max_tokens; with --ignore-eos it decodes exactly
 max_tokens. No stop strings.
@@ -75,8 +76,8 @@ sys.path.insert(0, str(HERE))
 
 import llama_cpp
 from generation_benchmark import load_items, loadavg
+from synthempathy.llm.llama_cpp_batched import sampler_chain
 
-PENALTY_LAST_N = 64  # Llama's default last_n_tokens_size, used by create_completion
 CONTENDED_CORES = 0.25  # other processes busier than this during a measurement: --retries redoes it
 
 
@@ -84,12 +85,14 @@ CONTENDED_CORES = 0.25  # other processes busier than this during a measurement:
 class BatchRunner:
     """A llama_context with one prefix sequence (0) and `n_slots` work sequences (1..n_slots)."""
 
-    def __init__(self, model, vocab, n_slots: int, n_ctx_seq: int, threads: int, n_batch: int,
+    def __init__(self, llm, n_slots: int, n_ctx_seq: int, threads: int, n_batch: int,
                  kv_unified: bool, joint_prefill: bool, fixed_rows: int = 0):
         from synthempathy.llm.llama_cpp import _quiet_stderr
 
         assert fixed_rows == 0 or fixed_rows >= n_slots
         n_slots = max(n_slots, fixed_rows)
+        model = llm._model.model
+        vocab = llama_cpp.llama_model_get_vocab(model)
         p = llama_cpp.llama_context_default_params()
         p.n_seq_max = n_slots + 1
         p.n_ctx = n_ctx_seq * p.n_seq_max
@@ -105,8 +108,8 @@ class BatchRunner:
         if not self.ctx:
             raise RuntimeError("llama_init_from_model failed")
         self.mem = llama_cpp.llama_get_memory(self.ctx)
+        self.llm = llm
         self.vocab = vocab
-        self.n_vocab = llama_cpp.llama_vocab_n_tokens(vocab)
         self.n_slots = n_slots
         self.n_batch = p.n_batch
         self.joint_prefill = joint_prefill
@@ -149,27 +152,14 @@ class BatchRunner:
                 self._decode()
         self.prefix_len = len(tokens)
 
-    def _sampler(self, s: dict, seed: int):
-        chain = llama_cpp.llama_sampler_chain_init(llama_cpp.llama_sampler_chain_default_params())
-        for smpl in (
-            llama_cpp.llama_sampler_init_penalties(self.n_vocab, PENALTY_LAST_N, s["repeat_penalty"], 0.0, 0.0),
-            llama_cpp.llama_sampler_init_top_k(s["top_k"]),
-            llama_cpp.llama_sampler_init_typical(1.0, 1),
-            llama_cpp.llama_sampler_init_top_p(s["top_p"], 1),
-            llama_cpp.llama_sampler_init_min_p(s["min_p"], 1),
-            llama_cpp.llama_sampler_init_temp(s["temperature"]),
-            llama_cpp.llama_sampler_init_dist(seed),
-        ):
-            llama_cpp.llama_sampler_chain_add(chain, smpl)
-        return chain
-
     def generate(self, suffixes: list[list[int]], seeds: list[int], sampling: dict,
                  max_tokens: int, ignore_eos: bool) -> tuple[list[list[int]], dict]:
         """Generate for len(suffixes) <= n_slots items together; returns tokens and timings."""
         n = len(suffixes)
         assert 0 < n <= self.n_slots
         t0 = time.perf_counter()
-        samplers = [self._sampler(sampling, seed) for seed in seeds]
+        chains = [sampler_chain(self.llm, sampling, seed) for seed in seeds]  # freed when closed
+        samplers = [chain.sampler for chain in chains]
         slots = list(range(1, n + 1))
         pos = [0] * n
         for slot in slots:
@@ -231,8 +221,8 @@ class BatchRunner:
             steps += 1
             active = [k for k in active if not self._done(outs[k], max_tokens, ignore_eos)]
         t2 = time.perf_counter()
-        for chain in samplers:
-            llama_cpp.llama_sampler_free(chain)
+        for chain in chains:
+            chain.close()
         return outs, {"prefill_s": t1 - t0, "loop_s": t2 - t1, "llama_decode_s": decode_s,
                       "sample_s": sample_s, "steps": steps,
                       "tokens": sum(map(len, outs)), "loop_tokens": sum(map(len, outs)) - n}
@@ -359,21 +349,17 @@ def main() -> None:
 
     # reference backend: also the tokenizer and the weights the batch context shares
     ref = LlamaCppBackend(LLMParams(n_threads=args.threads, n_ctx=2048, n_batch=args.n_batch,
-                                    seed=args.seed, max_attempts=1))
+                                    seed=args.seed, max_attempts=1, batch_size=1))
     t0 = time.perf_counter()
     llm = ref.llm
     load_s = time.perf_counter() - t0
-    # Llama sets n_threads_batch to cpu_count(); use --threads for prompt eval too, as the runner does
-    llama_cpp.llama_set_n_threads(llm._ctx.ctx, args.threads, args.threads)
     if ref._format != "completion":
         sys.exit(f"prompt format resolved to {ref._format}; this script sends completion-format tokens")
     toks = [ref._tokens(p) for p in prompts]
     prefix = toks[0][0]
     assert all(t[0] == prefix for t in toks), "static prefix differs between items"
     suffixes = [t[1] for t in toks]
-    model = llm._model.model
-    vocab = llama_cpp.llama_model_get_vocab(model)
-    runner = BatchRunner(model, vocab, max(sizes), args.ctx_per_seq, args.threads, args.n_batch,
+    runner = BatchRunner(llm, max(sizes), args.ctx_per_seq, args.threads, args.n_batch,
                          args.kv_unified, args.joint_prefill, args.fixed_rows)
     need = len(prefix) + max(map(len, suffixes)) + args.max_tokens
     assert need <= args.ctx_per_seq, f"{need} tokens per sequence > --ctx-per-seq {args.ctx_per_seq}"

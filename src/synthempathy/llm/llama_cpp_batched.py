@@ -44,6 +44,15 @@ PREFIX_SEQ = 0
 """Sequence holding the current static prefix; slots are sequences 1..batch_size."""
 
 
+def sampler_chain(llm, sampling: dict[str, Any], seed: int, grammar=None):
+    """One item's sampler chain, built by llama-cpp-python exactly as create_completion builds it
+    (penalties over the generated tokens, grammar, top-k, typical, top-p, min-p, temperature, seed)."""
+    llm.set_seed(seed)  # _init_sampler seeds the chain's dist sampler from it
+    return llm._init_sampler(top_k=sampling["top_k"], top_p=sampling["top_p"], min_p=sampling["min_p"],
+                             temp=sampling["temperature"], repeat_penalty=sampling["repeat_penalty"],
+                             grammar=grammar)
+
+
 @dataclass
 class _Request:
     prefix: list[int]
@@ -210,13 +219,7 @@ class BatchedLlamaCppBackend(LlamaCppBackend):
         llama_cpp.llama_memory_seq_rm(self._mem, slot.seq, -1, -1)
         llama_cpp.llama_memory_seq_cp(self._mem, PREFIX_SEQ, slot.seq, -1, -1)
         self._evaluate(request.suffix, slot.seq, len(request.prefix))
-        s = request.sampling
-        llm = self.llm
-        llm.set_seed(request.seed)  # _init_sampler seeds the chain's dist sampler from it
-        slot.sampler = llm._init_sampler(
-            top_k=s["top_k"], top_p=s["top_p"], min_p=s["min_p"], temp=s["temperature"],
-            repeat_penalty=s["repeat_penalty"], grammar=self._grammar(request.grammar),
-        )
+        slot.sampler = sampler_chain(self.llm, request.sampling, request.seed, self._grammar(request.grammar))
         slot.request, slot.tokens, slot.text = request, [], bytearray()
         slot.pos = len(request.prefix) + len(request.suffix)
         self._sample(slot, -1)
@@ -253,6 +256,7 @@ class BatchedLlamaCppBackend(LlamaCppBackend):
         return None
 
     def _piece(self, token: int) -> bytes:
+        """The token's text bytes. (llama-cpp-python's detokenize has a fixed 32-byte buffer.)"""
         import llama_cpp
 
         size = 64
