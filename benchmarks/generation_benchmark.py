@@ -25,13 +25,18 @@ evaluated before the first sample() of a call is prompt evaluation (tokens and
 seconds); the rest of the call's wall time is decode (sampling + 1-token evals
 + detokenisation). decode tok/s = completion tokens / decode seconds.
 
+pipeline and batched load the model as the pipeline does, under llm.cpu_repack
+(--cpu-repack; benchmarks/CPU.md), and report a sha256 of their outputs so runs
+with different settings can be checked for identical text.
+
 Usage: .venv/bin/python benchmarks/generation_benchmark.py [--items 8] [--max-tokens 96] [--threads 2]
-         [--batch-size 8] [--variants pipeline,bare,bare-reset,batched]
+         [--batch-size 8] [--cpu-repack auto] [--variants pipeline,bare,bare-reset,batched]
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import random
@@ -144,6 +149,12 @@ def summarise(name: str, load_s: float, wall_s: float, calls: list[dict]) -> dic
 
 
 # -- variants ----------------------------------------------------------------
+def outputs_digest(outcomes) -> str:
+    """sha256 over every item's generated fields, in item order (rejected items count as None)."""
+    text = json.dumps([o.fields for o in outcomes], sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
 def run_pipeline(items, gen_params, llm_params, template, steps):
     from synthempathy.cache import RequestCache
     from synthempathy.generate import Generator
@@ -177,6 +188,7 @@ def run_pipeline(items, gen_params, llm_params, template, steps):
     assert res["completion_tokens"] == gen.stats.model_tokens
     res["format"] = fmt
     res["rejected"] = sum(o.fields is None for o in outcomes)
+    res["outputs_sha256"] = outputs_digest(outcomes)
     return res
 
 
@@ -193,7 +205,7 @@ def run_batched(items, gen_params, llm_params, template, steps):
         cache = RequestCache(Path(tmp) / "requests.sqlite")
         gen = Generator("respond", template, gen_params, llm_params, backend, cache, steps)
         t0 = time.perf_counter()
-        gen.run(items)
+        outcomes = gen.run(items)
         wall_s = time.perf_counter() - t0
         cache.close()
     backend.close()
@@ -202,7 +214,8 @@ def run_batched(items, gen_params, llm_params, template, steps):
     nan = float("nan")
     return {"variant": "batched", "load_s": load_s, "wall_s": wall_s,
             "completion_tokens": tokens, "agg_tok_s": tokens / wall_s, "decode_tok_s": nan, "prompt_s": nan,
-            "first_prompt_tokens": nan, "prompt_tokens_per_item": nan, "prompt_tok_s": nan, "overhead_s": nan}
+            "first_prompt_tokens": nan, "prompt_tokens_per_item": nan, "prompt_tok_s": nan, "overhead_s": nan,
+            "outputs_sha256": outputs_digest(outcomes)}
 
 
 def run_bare(name, items, prompts, seeds, sampling, threads, reset_each):
@@ -244,6 +257,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=2025, help="llm.seed (per-item seeds derive from it)")
     ap.add_argument("--batch-size", type=int, default=8, help="llm.batch_size of the batched variant")
+    ap.add_argument("--cpu-repack", choices=["auto", "true", "false"], default="auto",
+                    help="llm.cpu_repack of the pipeline and batched variants")
     ap.add_argument("--variants", default="pipeline,bare,bare-reset,batched",
                     help="comma-separated, run in this order")
     ap.add_argument("--json", help="also write the results here")
@@ -256,7 +271,9 @@ def main() -> None:
 
     params = load_params(ROOT / "params.yaml")
     gen_params = params.respond.model_copy(update={"max_tokens": args.max_tokens, "stop": []})
-    llm_params = LLMParams(n_threads=args.threads, n_ctx=2048, seed=args.seed, max_attempts=1, batch_size=1)
+    cpu_repack = {"auto": "auto", "true": True, "false": False}[args.cpu_repack]
+    llm_params = LLMParams(n_threads=args.threads, n_ctx=2048, seed=args.seed, max_attempts=1, batch_size=1,
+                           cpu_repack=cpu_repack)
     template = load_template(gen_params.prompt, {"explanation"})
     steps = [Step("response")]
     sampling = sampling_of(gen_params)
@@ -288,7 +305,7 @@ def main() -> None:
 
     by = {r["variant"]: r for r in results}
     print(f"\nitems={len(items)} max_tokens={args.max_tokens} threads={args.threads} batch_size={args.batch_size} "
-          f"loadavg start {load_start} / end {load_end}\n")
+          f"cpu_repack={args.cpu_repack} loadavg start {load_start} / end {load_end}\n")
     print("| variant | load s | wall s | completion tok | agg tok/s | decode tok/s | prompt s | "
           "prompt tok (1st item) | prompt tok/item (after 1st) | prompt eval tok/s |")
     print("|---|---|---|---|---|---|---|---|---|---|")
@@ -296,6 +313,9 @@ def main() -> None:
         print(f"| {r['variant']} | {r['load_s']:.2f} | {r['wall_s']:.2f} | {r['completion_tokens']} | "
               f"{r['agg_tok_s']:.1f} | {r['decode_tok_s']:.1f} | {r['prompt_s']:.2f} | "
               f"{r['first_prompt_tokens']} | {r['prompt_tokens_per_item']:.1f} | {r['prompt_tok_s']:.0f} |")
+    for r in results:
+        if "outputs_sha256" in r:
+            print(f"{r['variant']} outputs sha256: {r['outputs_sha256']}")
     if "pipeline" in by and "bare" in by:
         p, b = by["pipeline"], by["bare"]
         print(f"\npipeline/bare: aggregate {p['agg_tok_s'] / b['agg_tok_s']:.3f}, "

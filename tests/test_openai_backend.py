@@ -1,5 +1,9 @@
 """`llm.backend: openai` against a real `python -m llama_cpp.server` on 127.0.0.1.
 
+The server is started through `synthempathy serve`, which is llama_cpp.server
+loading the model under llm.cpu_repack's decision, so the suite also runs on
+CPUs with AMX (tests/test_amx_workaround.py).
+
 The server runs the embedded model with `--n_ubatch 1 --logits_all false`:
 llama_cpp.server reuses the longest prompt prefix it shares with the previous
 request, and llama.cpp's CPU kernels give slightly different numbers for a
@@ -58,7 +62,7 @@ def free_port() -> int:
 
 
 class LlamaServer:
-    """`python -m llama_cpp.server` serving the embedded model, started and killed by the tests."""
+    """`synthempathy serve` (llama_cpp.server) serving the embedded model, started and killed by the tests."""
 
     def __init__(self, model_path: Path, log: Path, port: int | None = None):
         self.model_path, self.log, self.port = model_path, log, port or free_port()
@@ -69,7 +73,7 @@ class LlamaServer:
         return f"http://127.0.0.1:{self.port}/v1"
 
     def start(self) -> LlamaServer:
-        cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(self.model_path), "--model_alias", SERVED,
+        cmd = [sys.executable, "-m", "synthempathy", "serve", "--model", str(self.model_path), "--model_alias", SERVED,
                "--host", "127.0.0.1", "--port", str(self.port), "--api_key", KEY, *SERVER_ARGS]
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
@@ -82,6 +86,7 @@ class LlamaServer:
                 with urllib.request.urlopen(request, timeout=2) as response:
                     models = json.load(response)
                 assert [m["id"] for m in models["data"]] == [SERVED]
+                assert "synthempathy serve: repacked CPU weights" in self.log.read_text()  # the decision was made
                 return self
             except OSError:
                 if time.monotonic() > deadline:

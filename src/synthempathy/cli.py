@@ -1,5 +1,6 @@
 """The `synthempathy` command. The pipeline itself runs through `dvc repro`;
-this covers what happens around it (releases)."""
+this covers what happens around it: releases, and serving a GGUF for
+`llm.backend: openai` with the same CPU safeguards as the in-process backend."""
 
 from __future__ import annotations
 
@@ -22,10 +23,39 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     rel.add_argument("version", help="MAJOR.MINOR.PATCH, e.g. 0.3.0 (tag: corpus-v0.3.0)")
     rel.add_argument("-r", "--remote", help="DVC remote to push to (default: the project's default remote)")
-    args = parser.parse_args(argv)
+    srv = commands.add_parser(
+        "serve", help="python -m llama_cpp.server, loading the model the way the pipeline does (AMX-safe)",
+        description="Run llama-cpp-python's OpenAI-compatible server, passing it every argument but --cpu-repack "
+                    "(e.g. --model x.gguf --port 8080; see python -m llama_cpp.server --help), after the "
+                    "llm.cpu_repack decision: "
+                    "on a CPU with AMX the model loads without repacked/AMX weights, which would crash with SIGILL.",
+    )
+    srv.add_argument("--cpu-repack", choices=["auto", "true", "false"], default="auto",
+                     help="as llm.cpu_repack in params.yaml (default: auto)")
+    args, rest = parser.parse_known_args(argv)
+    if args.command == "serve":
+        serve(args.cpu_repack, rest)  # every other argument is llama_cpp.server's
+        return
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     tag = release(args.version, remote=args.remote)
     print(f"released {tag}: {RELEASE_CORPUS} and the pipeline's data pushed to the DVC remote. "
           "Publish the tag with: git push --follow-tags", file=sys.stderr)
+
+
+def serve(cpu_repack: str, server_args: list[str]) -> None:
+    """Run llama_cpp.server in this process, every model load under the cpu_repack decision."""
+    from llama_cpp.server.__main__ import main as server_main
+
+    from .llm import amx_workaround
+
+    setting = {"auto": "auto", "true": True, "false": False}[cpu_repack]
+    decision = amx_workaround.decide_here(setting)
+    print(f"synthempathy serve: repacked CPU weights {'on' if decision.enabled else 'off'}: {decision.reason}",
+          file=sys.stderr)
+    sys.argv = ["python -m llama_cpp.server", *server_args]
+    with amx_workaround.load_context(decision):  # held until the server exits: it may load models at any time
+        server_main()
 
 
 if __name__ == "__main__":

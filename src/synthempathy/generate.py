@@ -135,6 +135,7 @@ class Generator:
             seed=seed,
             grammar=self.grammar,
             **({"batch_rows": self.backend.batch_rows} if self.backend.batch_rows else {}),
+            **({"cpu_repack": False} if self.backend.cpu_repack_off else {}),
         )
         cached = self.cache.get(key)
         if cached is not None:

@@ -33,7 +33,7 @@ class LLMParams(Section):
     """Which model runs and how; shared by every generating stage.
 
     `backend: llama_cpp` loads the GGUF in this process (model, n_ctx, n_threads,
-    n_batch, n_gpu_layers, batch_size apply). `backend: openai` sends every call to an
+    n_batch, n_gpu_layers, cpu_repack, batch_size apply). `backend: openai` sends every call to an
     OpenAI-compatible server (base_url, served_model, model_sha256, api_key_env,
     concurrency, timeout_s, max_retries apply). Setting a key of the other backend
     is an error naming that key, never silently ignored.
@@ -55,6 +55,9 @@ class LLMParams(Section):
     n_batch: int = Field(512, ge=1)
     n_gpu_layers: int = Field(0, ge=-1)
     """0 = CPU only, -1 = offload every layer (needs a CUDA/Metal build of llama-cpp-python)."""
+    cpu_repack: Literal["auto"] | bool = "auto"
+    """Load weights into llama.cpp's repacked (and AMX) CPU buffers. auto: yes, unless the CPU
+    or the llama.cpp build has AMX, whose kernels crash with SIGILL (llm/amx_workaround.py)."""
     batch_size: int = Field(8, ge=1, le=128)
     """Items decoded together, one token each per llama_decode step (llm/llama_cpp_batched.py).
     Every step has exactly this many rows, so an item's output never depends on its neighbours;
@@ -83,7 +86,7 @@ class LLMParams(Section):
     """backend openai: resends of one request after HTTP 429/5xx, a timeout or a connection
     error, with exponential backoff (same request and seed; unlike max_attempts, which draws new seeds)."""
 
-    @field_validator("model", "n_ctx", "n_threads", "n_batch", "n_gpu_layers", "batch_size")
+    @field_validator("model", "n_ctx", "n_threads", "n_batch", "n_gpu_layers", "cpu_repack", "batch_size")
     @classmethod
     def _llama_cpp_only(cls, value: Any, info: ValidationInfo) -> Any:
         if info.data.get("backend") == "openai" and value != cls.model_fields[info.field_name].default:
@@ -207,6 +210,28 @@ class EvaluateParams(Section):
     """Bin width of the word-length histograms in plots/."""
 
 
+class ClassifierParams(Section):
+    """The trained second judge: TF-IDF + logistic regression per mechanism (classifier.py)."""
+
+    c: float = Field(4.0, gt=0)
+    """Inverse regularisation strength of the logistic regression."""
+    min_df: int = Field(2, ge=1)
+    """Drop n-grams seen in fewer dev pairs than this."""
+
+
+class CalibrationParams(Section):
+    """Judge vs EPITOME's human labels (`dvc repro calibration/dvc.yaml`; never part of `dvc repro`)."""
+
+    dev_share: float = Field(0.5, gt=0.0, lt=1.0)
+    """Share of seeker posts in dev (few-shot examples, rubric tuning, classifier training);
+    the rest is test, where the reported figures come from."""
+    seed: int = Field(2025, ge=0)
+    """Chooses the split and the sample."""
+    sample: int | None = Field(150, ge=10)
+    """Test pairs the LLM judge scores (null: all, ~1,460). The classifier scores all of them."""
+    classifier: ClassifierParams = ClassifierParams()
+
+
 class ReleaseParams(Section):
     """What `synthempathy release` writes into the dataset card (no stage reads it)."""
 
@@ -223,6 +248,7 @@ class Params(Section):
     filter: FilterParams = FilterParams()
     judge: JudgeParams = JudgeParams()
     evaluate: EvaluateParams = EvaluateParams()
+    calibration: CalibrationParams = CalibrationParams()
     release: ReleaseParams = ReleaseParams()
 
 

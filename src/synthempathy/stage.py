@@ -9,6 +9,8 @@ a one-line summary.
 
 from __future__ import annotations
 
+import faulthandler
+import os
 import sys
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -29,10 +31,18 @@ from .records import Reject
 
 
 def entry_point(main: Callable[..., None]) -> Callable[..., None]:
-    """Run `main`, turning UserError into one line on stderr and exit code 2."""
+    """Run `main`, turning UserError into one line on stderr and exit code 2.
+
+    A crash in native code (llama.cpp: SIGILL, SIGSEGV, SIGBUS, SIGFPE, SIGABRT)
+    would otherwise end the process with nothing but DVC's `exited with -4`;
+    faulthandler prints the signal and every thread's Python stack first, so the
+    log shows which call died (README, "When things go wrong"). It writes to a
+    copy of fd 2 because model loading points fd 2 at /dev/null for a while.
+    """
 
     @wraps(main)
     def wrapper(*args: Any) -> None:
+        faulthandler.enable(file=os.fdopen(os.dup(sys.stderr.fileno()), "w"), all_threads=True)
         try:
             main(*args)
         except UserError as exc:

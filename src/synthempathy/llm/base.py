@@ -44,6 +44,9 @@ class Backend(ABC):
     """Rows per decode step when outputs depend on it (llm.batch_size > 1, see
     llama_cpp_batched.py); None when a call's output depends on its own inputs only.
     Part of every request-cache key and recorded in provenance."""
+    cpu_repack_off: bool = False
+    """True when the model loads without llama.cpp's repacked CPU weights (llm.cpu_repack,
+    llm/amx_workaround.py): other matmul kernels, other outputs, so part of the cache key."""
 
     @abstractmethod
     def complete(self, prompt: Prompt, sampling: dict[str, Any], seed: int, grammar: str | None = None) -> Completion:

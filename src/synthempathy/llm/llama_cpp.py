@@ -14,14 +14,18 @@ examples are still evaluated only once per process.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sys
 from typing import Any
+
+from tqdm import tqdm
 
 from ..errors import UserError
 from ..models import ModelFile, resolve_model
 from ..params import LLMParams
 from ..prompts import Prompt
+from . import amx_workaround
 from .base import Backend, Completion
 
 CHAT_TEMPLATE_KEY = "tokenizer.chat_template"
@@ -97,8 +101,10 @@ class LlamaCppBackend(Backend):
         from llama_cpp import Llama
 
         p = self.params
+        if self.cpu_repack_off and p.cpu_repack == "auto":
+            tqdm.write(f"llm: {self.repack.reason}", file=sys.stderr)  # above the progress bar
         try:
-            with _quiet_stderr():
+            with _quiet_stderr(), amx_workaround.load_context(self.repack):
                 self._llm = Llama(
                     model_path=str(self.model.path),
                     n_ctx=self.own_context_tokens,
@@ -119,6 +125,15 @@ class LlamaCppBackend(Backend):
             )
         self._format = "chat" if p.prompt_format == "chat" or (p.prompt_format == "auto" and has_template) else "completion"
         return self._llm
+
+    @functools.cached_property
+    def repack(self) -> amx_workaround.RepackDecision:
+        """llm.cpu_repack resolved for this machine (needed before loading, for cache keys)."""
+        return amx_workaround.decide_here(self.params.cpu_repack)
+
+    @property
+    def cpu_repack_off(self) -> bool:
+        return not self.repack.enabled
 
     @property
     def llm(self):
