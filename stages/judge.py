@@ -7,12 +7,12 @@ data/judged/epitome.jsonl (scores joined to pairs by id) and
 data/judged/failed.jsonl (pairs whose judgement never validated).
 """
 
-from synthempathy.generate import Item, Step
+from synthempathy.generate import Item
 from synthempathy.jsonl import read_records
-from synthempathy.judge import epitome_grammar, judgement_problem
+from synthempathy.judge import judge_stage
 from synthempathy.params import load_params
 from synthempathy.records import EpitomeScores, Judgement, Pair
-from synthempathy.stage import GenerationStage, entry_point, run_generation
+from synthempathy.stage import entry_point, run_generation
 
 IN = "data/corpus/corpus.jsonl"
 OUT, FAILED, METRICS = "data/judged/epitome.jsonl", "data/judged/failed.jsonl", "metrics/judge.json"
@@ -27,18 +27,7 @@ def build(pair: Pair, item: Item, fields: dict[str, str], provenance: dict) -> J
 def main() -> None:
     params = load_params()
     pairs = read_records(IN, Pair)
-    judge = params.judge
-    stage = GenerationStage(
-        name="judge",
-        variables={"explanation", "response"},
-        steps=(Step("scores"),),
-        build=build,
-        sampling=judge,
-        prompt=judge.prompt,
-        grammar=epitome_grammar(),
-        llm=params.llm.model_copy(update={"model": judge.model}),
-        check=judgement_problem,
-    )
+    stage = judge_stage(params, build)
     inputs = [(p, Item(id=p.id, values={"explanation": p.explanation, "response": p.response})) for p in pairs]
     run_generation(stage, params, inputs, OUT, FAILED, METRICS)
 

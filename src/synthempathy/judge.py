@@ -12,11 +12,16 @@ from __future__ import annotations
 
 import json
 import statistics
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
 from .records import EpitomeScores, Judgement
+
+if TYPE_CHECKING:
+    from .params import Params
+    from .stage import GenerationStage
 
 MECHANISMS = ("emotional_reaction", "interpretation", "exploration")
 SHORT = {"emotional_reaction": "ER", "interpretation": "IP", "exploration": "EX"}
@@ -51,3 +56,23 @@ def epitome_stats(judgements: Sequence[Judgement]) -> dict[str, dict[str, float]
         }
         for name, values in columns.items()
     }
+
+
+def judge_stage(params: Params, build: Callable) -> GenerationStage:
+    """The judge as a generation stage: judge.prompt over (explanation, response), judge.model with
+    every other llm setting shared, answers forced into EpitomeScores JSON and validated.
+    Used for the corpus (stages/judge.py) and for calibration against humans (stages/calibration/)."""
+    from .generate import Step
+    from .stage import GenerationStage
+
+    return GenerationStage(
+        name="judge",
+        variables={"explanation", "response"},
+        steps=(Step("scores"),),
+        build=build,
+        sampling=params.judge,
+        prompt=params.judge.prompt,
+        grammar=epitome_grammar(),
+        llm=params.llm.model_copy(update={"model": params.judge.model}),
+        check=judgement_problem,
+    )

@@ -87,6 +87,16 @@ class Judgement(EpitomeScores):
     provenance: Provenance
 
 
+class EpitomeExample(EpitomeScores):
+    """A human-labelled EPITOME Reddit pair (research-only data, never released): the scores are
+    the annotators' levels. `id` is `<seeker post id>-<response id>`."""
+
+    id: str
+    seeker_id: str
+    seeker_post: str
+    response_post: str
+
+
 class Reject(Record):
     """An item dropped by some stage, with the reason: nothing disappears silently."""
 

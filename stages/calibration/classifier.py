@@ -1,0 +1,31 @@
+"""Calibration 3, classifier: train the second judge on dev, score every test pair.
+
+Writes data/calibration/classifier.pkl (one TF-IDF + logistic regression per
+mechanism; a DVC output, never committed or pushed, since it is derived from
+research-only data) and data/calibration/classifier_judgements.jsonl.
+"""
+
+from synthempathy import classifier
+from synthempathy.jsonl import read_records, write_records
+from synthempathy.judge import MECHANISMS
+from synthempathy.params import load_params
+from synthempathy.records import EpitomeExample
+from synthempathy.stage import entry_point
+
+DEV, TEST = "data/calibration/dev.jsonl", "data/calibration/test.jsonl"
+MODEL, OUT = "data/calibration/classifier.pkl", "data/calibration/classifier_judgements.jsonl"
+
+
+@entry_point
+def main() -> None:
+    params = load_params().calibration
+    dev, test = read_records(DEV, EpitomeExample), read_records(TEST, EpitomeExample)
+    bundle = classifier.train(dev, params.classifier)
+    classifier.save(bundle, MODEL)
+    levels = classifier.predict(bundle, [e.seeker_post for e in test], [e.response_post for e in test])
+    write_records(OUT, [{"id": e.id, **{m: levels[m][i] for m in MECHANISMS}} for i, e in enumerate(test)])
+    print(f"classifier: trained on {len(dev)} dev pairs, scored {len(test)} test pairs")
+
+
+if __name__ == "__main__":
+    main()

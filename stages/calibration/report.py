@@ -1,0 +1,52 @@
+"""Calibration 4, report: agreement of both judges with the humans.
+
+Writes metrics/judge_calibration.json (git-tracked; `dvc metrics diff` shows
+what a judge prompt or model change did to QWK, macro-F1, accuracy, the
+confusion matrices and label distributions) and one confusion plot per judge
+and mechanism under plots/calibration/ for `dvc plots show calibration/dvc.yaml`.
+"""
+
+import json
+
+from synthempathy.calibration import calibration_metrics, confusion_rows
+from synthempathy.jsonl import read_records, write_atomic, write_json
+from synthempathy.judge import MECHANISMS, SHORT
+from synthempathy.records import EpitomeExample, Judgement, Reject
+from synthempathy.stage import entry_point
+
+DEV, TEST, SPLIT = "data/calibration/dev.jsonl", "data/calibration/test.jsonl", "data/calibration/split.json"
+LLM, LLM_FAILED = "data/calibration/llm_judgements.jsonl", "data/calibration/llm_failed.jsonl"
+CLASSIFIER = "data/calibration/classifier_judgements.jsonl"
+METRICS, PLOTS = "metrics/judge_calibration.json", "plots/calibration"
+
+
+def levels_of(records) -> dict[str, dict[str, int]]:
+    return {r["id"]: {m: r[m] for m in MECHANISMS} for r in records}
+
+
+def write_csv(path: str, rows: list[dict]) -> None:
+    write_atomic(path, "human,judge\n" + "".join(f"{r['human']},{r['judge']}\n" for r in rows))
+
+
+@entry_point
+def main() -> None:
+    dev, test = read_records(DEV, EpitomeExample), read_records(TEST, EpitomeExample)
+    llm = levels_of(j.model_dump() for j in read_records(LLM, Judgement))
+    failed = read_records(LLM_FAILED, Reject)
+    with open(CLASSIFIER, encoding="utf-8") as handle:
+        classifier = levels_of(json.loads(line) for line in handle)
+    with open(SPLIT, encoding="utf-8") as handle:
+        split = json.load(handle)
+    metrics = calibration_metrics(dev, test, llm, len(failed), classifier, split)
+    write_json(METRICS, metrics)
+    scored = [e for e in test if e.id in llm]
+    for name, judged in (("llm", llm), ("classifier", classifier)):
+        for m in MECHANISMS:
+            write_csv(f"{PLOTS}/{name}_{SHORT[m]}.csv", confusion_rows(scored, judged, m))
+    summary = ", ".join(f"{SHORT[m]} {metrics['llm'][SHORT[m]]['qwk']:+.2f}/{metrics['classifier'][SHORT[m]]['qwk']:+.2f}"
+                        for m in MECHANISMS)
+    print(f"calibration on {len(scored)} test pairs, QWK llm/classifier: {summary}")
+
+
+if __name__ == "__main__":
+    main()
