@@ -271,7 +271,9 @@ def main() -> None:
 
     params = load_params(ROOT / "params.yaml")
     gen_params = params.respond.model_copy(update={"max_tokens": args.max_tokens, "stop": []})
-    cpu_repack = {"auto": "auto", "true": True, "false": False}[args.cpu_repack]
+    from synthempathy.llm.amx_workaround import SETTINGS
+
+    cpu_repack = SETTINGS[args.cpu_repack]
     llm_params = LLMParams(n_threads=args.threads, n_ctx=2048, seed=args.seed, max_attempts=1, batch_size=1,
                            cpu_repack=cpu_repack)
     template = load_template(gen_params.prompt, {"explanation"})

@@ -7,12 +7,10 @@ data behind `dvc plots show` in plots/ (length histograms, score
 distributions per mechanism).
 """
 
-import csv
-import io
 import sys
 from collections import Counter
 
-from synthempathy.jsonl import read_records, write_atomic, write_json
+from synthempathy.jsonl import read_records, write_csv, write_json
 from synthempathy.judge import MECHANISMS, SHORT, epitome_stats
 from synthempathy.params import Params, load_params
 from synthempathy.records import Judgement, Pair, Reject
@@ -50,14 +48,6 @@ def toxicity_after_filter(pairs: list[Pair], params: Params) -> dict[str, float]
             if flag_toxic(scores, tox.thresholds):
                 flagged.add(pair.id)
     return {"flagged_rate": round(len(flagged) / len(pairs), 4), "max_score": round(highest, 4)}
-
-
-def write_csv(path: str, header: tuple[str, ...], rows: list[tuple]) -> None:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    write_atomic(path, buf.getvalue())
 
 
 def write_plots(pairs: list[Pair], judgements: list[Judgement], bin_words: int) -> None:

@@ -11,23 +11,18 @@ from synthempathy.generate import Item
 from synthempathy.jsonl import read_records
 from synthempathy.judge import judge_stage
 from synthempathy.params import load_params
-from synthempathy.records import EpitomeScores, Judgement, Pair
+from synthempathy.records import Pair
 from synthempathy.stage import entry_point, run_generation
 
 IN = "data/corpus/corpus.jsonl"
 OUT, FAILED, METRICS = "data/judged/epitome.jsonl", "data/judged/failed.jsonl", "metrics/judge.json"
 
 
-def build(pair: Pair, item: Item, fields: dict[str, str], provenance: dict) -> Judgement:
-    scores = EpitomeScores.model_validate_json(fields["scores"])
-    return Judgement(id=pair.id, category=pair.category, **scores.model_dump(), provenance=provenance["judge"])
-
-
 @entry_point
 def main() -> None:
     params = load_params()
     pairs = read_records(IN, Pair)
-    stage = judge_stage(params, build)
+    stage = judge_stage(params, category=lambda pair: pair.category)
     inputs = [(p, Item(id=p.id, values={"explanation": p.explanation, "response": p.response})) for p in pairs]
     run_generation(stage, params, inputs, OUT, FAILED, METRICS)
 

@@ -66,6 +66,6 @@ def calibration_metrics(dev: Sequence[EpitomeExample], test: Sequence[EpitomeExa
     }
 
 
-def confusion_rows(examples: Sequence[EpitomeExample], judged: Levels, mechanism: str) -> list[dict]:
-    """One row per pair (human level, judge level), what `dvc plots`' confusion template draws."""
-    return [{"human": getattr(e, mechanism), "judge": judged[e.id][mechanism]} for e in examples if e.id in judged]
+def confusion_rows(examples: Sequence[EpitomeExample], judged: Levels, mechanism: str) -> list[tuple[int, int]]:
+    """One (human level, judge level) row per pair, what `dvc plots`' confusion template draws."""
+    return [(getattr(e, mechanism), judged[e.id][mechanism]) for e in examples if e.id in judged]

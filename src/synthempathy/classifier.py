@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .errors import UserError
+from .jsonl import write_atomic
 from .judge import MECHANISMS
 from .params import ClassifierParams
 from .records import EpitomeExample
@@ -67,11 +68,7 @@ def predict(bundle: dict, seekers: Sequence[str], responses: Sequence[str]) -> d
 
 
 def save(bundle: dict, path: str | Path) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_bytes(pickle.dumps(bundle, protocol=5))
-    tmp.replace(path)
+    write_atomic(path, pickle.dumps(bundle, protocol=5))
 
 
 def load(path: str | Path) -> dict:

@@ -8,6 +8,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from .llm import amx_workaround
 from .release import RELEASE_CORPUS, release
 from .stage import entry_point
 
@@ -30,7 +31,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                     "llm.cpu_repack decision: "
                     "on a CPU with AMX the model loads without repacked/AMX weights, which would crash with SIGILL.",
     )
-    srv.add_argument("--cpu-repack", choices=["auto", "true", "false"], default="auto",
+    srv.add_argument("--cpu-repack", choices=list(amx_workaround.SETTINGS), default="auto",
                      help="as llm.cpu_repack in params.yaml (default: auto)")
     args, rest = parser.parse_known_args(argv)
     if args.command == "serve":
@@ -47,10 +48,7 @@ def serve(cpu_repack: str, server_args: list[str]) -> None:
     """Run llama_cpp.server in this process, every model load under the cpu_repack decision."""
     from llama_cpp.server.__main__ import main as server_main
 
-    from .llm import amx_workaround
-
-    setting = {"auto": "auto", "true": True, "false": False}[cpu_repack]
-    decision = amx_workaround.decide_here(setting)
+    decision = amx_workaround.decide_here(amx_workaround.SETTINGS[cpu_repack])
     print(f"synthempathy serve: repacked CPU weights {'on' if decision.enabled else 'off'}: {decision.reason}",
           file=sys.stderr)
     sys.argv = ["python -m llama_cpp.server", *server_args]

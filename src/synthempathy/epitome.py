@@ -3,8 +3,8 @@
 EPITOME (Sharma et al., 2020) ships one CSV per mechanism with columns
 sp_id, rp_id, seeker_post, response_post, level, rationales; the three list
 the same (seeker post, response) pairs. The data is research-only, so it is
-never copied into this repository: users point `calibration.epitome_dir` at
-their own copy (README, "Calibrate the judge").
+never copied into this repository: users put their own copy into
+data/epitome/ (README, "Calibrate the judge").
 
 Conflicting labels: 60 pairs appear more than once, and for 19 of them the
 repeats disagree on at least one mechanism (25 labels in all). Such a pair is
@@ -35,7 +35,7 @@ FILES = {
 }
 COLUMNS = ("sp_id", "rp_id", "seeker_post", "response_post", "level")
 FETCH_HINT = ("fetch EPITOME's dataset/*.csv from github.com/behavioral-data/Empathy-Mental-Health "
-              "(README, 'Calibrate the judge') or set calibration.epitome_dir")
+              "into data/epitome/ (README, 'Calibrate the judge')")
 
 
 def _read_levels(path: Path) -> list[tuple[tuple[str, str], str, str, int]]:
@@ -84,9 +84,8 @@ def _unit(seed: int, *parts: str) -> float:
 
 def split_by_seeker(pairs: list[EpitomeExample], dev_share: float, seed: int) -> tuple[list[EpitomeExample], list[EpitomeExample]]:
     """(dev, test): a seeker post and all its responses go to one side."""
-    dev = [p for p in pairs if _unit(seed, "split", p.seeker_id) < dev_share]
-    test = [p for p in pairs if _unit(seed, "split", p.seeker_id) >= dev_share]
-    return dev, test
+    in_dev = {p.seeker_id: _unit(seed, "split", p.seeker_id) < dev_share for p in pairs}
+    return [p for p in pairs if in_dev[p.seeker_id]], [p for p in pairs if not in_dev[p.seeker_id]]
 
 
 def sample(pairs: list[EpitomeExample], n: int | None, seed: int) -> list[EpitomeExample]:

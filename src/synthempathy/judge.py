@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import statistics
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -58,12 +58,17 @@ def epitome_stats(judgements: Sequence[Judgement]) -> dict[str, dict[str, float]
     }
 
 
-def judge_stage(params: Params, build: Callable) -> GenerationStage:
+def judge_stage(params: Params, category: Callable[[Any], str]) -> GenerationStage:
     """The judge as a generation stage: judge.prompt over (explanation, response), judge.model with
-    every other llm setting shared, answers forced into EpitomeScores JSON and validated.
+    every other llm setting shared, answers forced into EpitomeScores JSON and validated, each
+    turned into a Judgement with the item's id and `category(input record)`.
     Used for the corpus (stages/judge.py) and for calibration against humans (stages/calibration/)."""
     from .generate import Step
     from .stage import GenerationStage
+
+    def build(record: Any, item: Any, fields: dict[str, str], provenance: dict) -> Judgement:
+        scores = EpitomeScores.model_validate_json(fields["scores"])
+        return Judgement(id=item.id, category=category(record), **scores.model_dump(), provenance=provenance["judge"])
 
     return GenerationStage(
         name="judge",

@@ -12,7 +12,7 @@ from synthempathy.generate import Item
 from synthempathy.jsonl import read_records
 from synthempathy.judge import judge_stage
 from synthempathy.params import load_params
-from synthempathy.records import EpitomeExample, EpitomeScores, Judgement
+from synthempathy.records import EpitomeExample
 from synthempathy.stage import entry_point, run_generation
 
 TEST = "data/calibration/test.jsonl"
@@ -20,17 +20,12 @@ OUT, FAILED = "data/calibration/llm_judgements.jsonl", "data/calibration/llm_fai
 RUN = "data/calibration/llm_judge_run.json"
 
 
-def build(example: EpitomeExample, item: Item, fields: dict[str, str], provenance: dict) -> Judgement:
-    scores = EpitomeScores.model_validate_json(fields["scores"])
-    return Judgement(id=example.id, category="epitome", **scores.model_dump(), provenance=provenance["judge"])
-
-
 @entry_point
 def main() -> None:
     params = load_params()
     examples = sample(read_records(TEST, EpitomeExample), params.calibration.sample, params.calibration.seed)
     inputs = [(e, Item(id=e.id, values={"explanation": e.seeker_post, "response": e.response_post})) for e in examples]
-    run_generation(judge_stage(params, build), params, inputs, OUT, FAILED, RUN)
+    run_generation(judge_stage(params, category=lambda example: "epitome"), params, inputs, OUT, FAILED, RUN)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ and mechanism under plots/calibration/ for `dvc plots show calibration/dvc.yaml`
 import json
 
 from synthempathy.calibration import calibration_metrics, confusion_rows
-from synthempathy.jsonl import read_records, write_atomic, write_json
+from synthempathy.jsonl import read_records, write_csv, write_json
 from synthempathy.judge import MECHANISMS, SHORT
 from synthempathy.records import EpitomeExample, Judgement, Reject
 from synthempathy.stage import entry_point
@@ -22,10 +22,6 @@ METRICS, PLOTS = "metrics/judge_calibration.json", "plots/calibration"
 
 def levels_of(records) -> dict[str, dict[str, int]]:
     return {r["id"]: {m: r[m] for m in MECHANISMS} for r in records}
-
-
-def write_csv(path: str, rows: list[dict]) -> None:
-    write_atomic(path, "human,judge\n" + "".join(f"{r['human']},{r['judge']}\n" for r in rows))
 
 
 @entry_point
@@ -42,7 +38,7 @@ def main() -> None:
     scored = [e for e in test if e.id in llm]
     for name, judged in (("llm", llm), ("classifier", classifier)):
         for m in MECHANISMS:
-            write_csv(f"{PLOTS}/{name}_{SHORT[m]}.csv", confusion_rows(scored, judged, m))
+            write_csv(f"{PLOTS}/{name}_{SHORT[m]}.csv", ("human", "judge"), confusion_rows(scored, judged, m))
     summary = ", ".join(f"{SHORT[m]} {metrics['llm'][SHORT[m]]['qwk']:+.2f}/{metrics['classifier'][SHORT[m]]['qwk']:+.2f}"
                         for m in MECHANISMS)
     print(f"calibration on {len(scored)} test pairs, QWK llm/classifier: {summary}")

@@ -39,6 +39,8 @@ AMX_BUILD_MARKER = "AMX_INT8 = 1"
 """What llama_print_system_info() says when ggml was compiled with AMX kernels."""
 
 Setting = bool | Literal["auto"]
+SETTINGS: dict[str, Setting] = {"auto": "auto", "true": True, "false": False}
+"""llm.cpu_repack's values as written on a command line (`synthempathy serve --cpu-repack`)."""
 
 
 @dataclass(frozen=True)
