@@ -78,6 +78,19 @@ def test_param_accepts_auto_and_booleans_only_for_the_in_process_backend():
     assert LLMParams(cpu_repack=False).cpu_repack is False
     with pytest.raises(ValueError, match="cpu_repack"):
         LLMParams(cpu_repack="sometimes")
+
+
+def test_a_bad_cpu_repack_in_params_yaml_is_one_clear_error(tmp_path):
+    from synthempathy.errors import UserError
+    from synthempathy.params import load_params
+
+    path = tmp_path / "params.yaml"
+    path.write_text((ROOT / "params.yaml").read_text().replace("cpu_repack: auto", "cpu_repack: sometimes"))
+    line = next(i for i, text in enumerate(path.read_text().splitlines(), 1) if "cpu_repack" in text)
+    with pytest.raises(UserError) as err:
+        load_params(path)
+    assert str(err.value) == (f"{path}:{line}: llm.cpu_repack: Value error, must be auto, true or false "
+                              "(got 'sometimes')")
     with pytest.raises(ValueError, match="only used with llm.backend llama_cpp"):
         LLMParams(backend="openai", base_url="http://127.0.0.1:8080/v1", served_model="m", cpu_repack=False)
 

@@ -86,6 +86,14 @@ class LLMParams(Section):
     """backend openai: resends of one request after HTTP 429/5xx, a timeout or a connection
     error, with exponential backoff (same request and seed; unlike max_attempts, which draws new seeds)."""
 
+    @field_validator("cpu_repack", mode="before")
+    @classmethod
+    def _auto_or_bool(cls, value: Any) -> Any:
+        """One clear error instead of one per member of the union."""
+        if value == "auto" or isinstance(value, bool):
+            return value
+        raise ValueError("must be auto, true or false")
+
     @field_validator("model", "n_ctx", "n_threads", "n_batch", "n_gpu_layers", "cpu_repack", "batch_size")
     @classmethod
     def _llama_cpp_only(cls, value: Any, info: ValidationInfo) -> Any:
