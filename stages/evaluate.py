@@ -5,11 +5,17 @@ metrics/evaluate.json (empathy scores, lengths beside the paper's means,
 diversity, toxicity after filtering, the funnel, pairs per category) and the
 data behind `dvc plots show` in plots/ (length histograms, score
 distributions per mechanism).
+
+Beside the EPITOME means it reports how far they can be trusted: the test QWK
+of the judge that produced them, from calibration/calibrated_judges.json
+(written by `dvc repro calibration/dvc.yaml`), or calibrated 0 when that judge
+(model, prompt, grammar, sampling; or classifier file) was never calibrated.
 """
 
 import sys
 from collections import Counter
 
+from synthempathy.calibration import calibration_metrics_of, calibration_of, read_calibrated
 from synthempathy.jsonl import read_records, write_csv, write_json
 from synthempathy.judge import MECHANISMS, SHORT, epitome_stats
 from synthempathy.params import Params, load_params
@@ -70,9 +76,11 @@ def main() -> None:
     judgements = read_records(EPITOME, Judgement)
     judge_failed = read_records(JUDGE_FAILED, Reject)
     lengths = {field: word_stats([getattr(p, field) for p in pairs]) for field in FIELDS}
+    calibration = calibration_of(judgements, read_calibrated())
     metrics = {
         "pairs": len(pairs),
         "epitome": {**epitome_stats(judgements), "judged": len(judgements), "failed": len(judge_failed)},
+        "judge_calibration": calibration_metrics_of(calibration),
         "explanation_words": {**lengths["explanation"], "paper_mean": ev.paper.explanation_words_mean},
         "response_words": {**lengths["response"], "paper_mean": ev.paper.response_words_mean},
         "diversity": {field: diversity(pairs, field, ev.diversity_sample) for field in FIELDS},
@@ -83,8 +91,10 @@ def main() -> None:
     write_json(METRICS, metrics)
     write_plots(pairs, judgements, ev.histogram_bin_words)
     total = metrics["epitome"]["total"]["mean"]
+    trust = ("judge not calibrated" if calibration is None else "judge test QWK " + ", ".join(
+        f"{name} {calibration['qwk'][name]:+.2f}" for name in SHORT.values()))
     print(
-        f"evaluate: {len(pairs)} pairs; EPITOME total {total}/6 over {len(judgements)} judged; "
+        f"evaluate: {len(pairs)} pairs; EPITOME total {total}/6 over {len(judgements)} judged ({trust}); "
         f"explanation words {lengths['explanation']['mean']} (paper {ev.paper.explanation_words_mean}), "
         f"response words {lengths['response']['mean']} (paper {ev.paper.response_words_mean})",
         file=sys.stderr,

@@ -1,9 +1,11 @@
 """Stage 4, filter: the quality gate between generated pairs and the corpus.
 
 Drops pairs that are empty, echo the prompt scaffolding, refuse, repeat
-themselves, end mid-sentence or fall outside the length bounds, then toxic
-ones (filter.toxicity), then exact and near duplicates of explanations and
-responses. Every drop, from this stage
+themselves, end mid-sentence or fall outside the length bounds; then pairs
+that fail a gate (filter.gates: a malformed emotion or cause, an explanation
+not told in the first person or not about its story, a response not spoken
+to the person); then toxic ones (filter.toxicity); then exact and near
+duplicates of explanations and responses. Every drop, from this stage
 and the generating stages before it, lands in data/corpus/rejects.jsonl with
 its stage and reason.
 """
@@ -13,7 +15,7 @@ from collections import Counter
 
 from synthempathy.jsonl import read_records, write_json, write_records
 from synthempathy.params import load_params
-from synthempathy.quality import dedupe, drop_toxic, first_problem
+from synthempathy.quality import dedupe, drop_toxic, first_gate_problem, first_problem
 from synthempathy.records import Pair, Reject
 from synthempathy.stage import entry_point
 
@@ -30,7 +32,7 @@ def main() -> None:
     upstream = [r for path in UPSTREAM_REJECTS for r in read_records(path, Reject)]
     kept, dropped = [], []
     for pair in pairs:
-        problem = first_problem(pair, FIELDS, params.filter)
+        problem = first_problem(pair, FIELDS, params.filter) or first_gate_problem(pair, params.filter)
         if problem is None:
             kept.append(pair)
         else:

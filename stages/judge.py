@@ -1,14 +1,23 @@
 """Stage 5, judge: EPITOME empathy scores for every pair in the corpus.
 
-An LLM (params `judge.model`, the embedded model by default) reads the
-rubric in prompts/judge.txt and answers with JSON that a grammar forces into
-the EpitomeScores schema. Reads data/corpus/corpus.jsonl, writes
-data/judged/epitome.jsonl (scores joined to pairs by id) and
-data/judged/failed.jsonl (pairs whose judgement never validated).
+judge.scorer picks the judge:
+- llm (default): a model (judge.model, the embedded one by default) reads the
+  rubric in prompts/judge.txt and answers with JSON that a grammar forces into
+  the EpitomeScores schema;
+- classifier: the TF-IDF + logistic-regression judge that the calibration
+  pipeline trained on the dev split of your EPITOME copy (judge.classifier).
+  It depends on the calibration params it was trained with (see dvc.yaml).
+
+Reads data/corpus/corpus.jsonl, writes data/judged/epitome.jsonl (scores
+joined to pairs by id) and data/judged/failed.jsonl (pairs whose judgement
+never validated; the classifier always answers).
 """
 
+import sys
+
+from synthempathy import classifier
 from synthempathy.generate import Item
-from synthempathy.jsonl import read_records
+from synthempathy.jsonl import read_records, write_json, write_records
 from synthempathy.judge import judge_stage
 from synthempathy.params import load_params
 from synthempathy.records import Pair
@@ -22,6 +31,15 @@ OUT, FAILED, METRICS = "data/judged/epitome.jsonl", "data/judged/failed.jsonl", 
 def main() -> None:
     params = load_params()
     pairs = read_records(IN, Pair)
+    if params.judge.scorer == "classifier":
+        judgements = classifier.judge_pairs(pairs, params.judge.classifier, params.calibration)
+        write_records(OUT, judgements)
+        write_records(FAILED, [])
+        model = {"name": classifier.NAME, "sha256": judgements[0].provenance.model_sha256 if judgements else ""}
+        write_json(METRICS, {"items": len(pairs), "kept": len(judgements), "rejected": {}, "retries": 0,
+                             "completion_tokens": 0, "model": model})
+        print(f"judge: {len(pairs)} pairs scored by the classifier {params.judge.classifier}", file=sys.stderr)
+        return
     stage = judge_stage(params, category=lambda pair: pair.category)
     inputs = [(p, Item(id=p.id, values={"explanation": p.explanation, "response": p.response})) for p in pairs]
     run_generation(stage, params, inputs, OUT, FAILED, METRICS)

@@ -7,9 +7,12 @@ step led in by its label; all three are kept in the pair. With
 Reads data/explanations/explanations.jsonl, writes data/pairs/pairs.jsonl.
 """
 
+from dataclasses import replace
+
 from synthempathy.generate import Item, Step
 from synthempathy.jsonl import read_records
 from synthempathy.params import load_params
+from synthempathy.prompts import load_grammar
 from synthempathy.records import Explanation, Pair
 from synthempathy.stage import GenerationStage, entry_point, run_generation
 
@@ -30,12 +33,17 @@ def main() -> None:
     params = load_params()
     explanations = read_records(IN, Explanation)
     respond = params.respond
+    steps = DIRECT
+    if respond.chain_of_empathy:
+        emotion, *rest = CHAIN_OF_EMPATHY
+        grammar = load_grammar(respond.emotion_grammar) if respond.emotion_grammar else None
+        steps = (replace(emotion, grammar=grammar), *rest)
     stage = GenerationStage.of(
         respond,
         prompt=respond.active_prompt,
         name="respond",
         variables={"explanation"},
-        steps=CHAIN_OF_EMPATHY if respond.chain_of_empathy else DIRECT,
+        steps=steps,
         build=lambda exp, item, fields, prov: Pair(
             **exp.model_dump(exclude={"provenance"}), **fields, provenance=prov
         ),

@@ -12,7 +12,8 @@ import yaml
 
 from conftest import ROOT
 
-COPY = ["dvc.yaml", "params.yaml", ".dvcignore", "prompts", "stages", "src", "data/seeds"]
+COPY = ["dvc.yaml", "params.yaml", ".dvcignore", "prompts", "stages", "src", "data/seeds",
+        "calibration/calibrated_judges.json"]
 OUTPUTS = [
     "data/stories/stories.jsonl", "data/stories/rejects.jsonl",
     "data/explanations/explanations.jsonl", "data/explanations/rejects.jsonl",

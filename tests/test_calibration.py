@@ -9,17 +9,24 @@ where it is absent (a user's clone) they skip with the reason.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 
 import pytest
 
 from synthempathy import classifier
+from synthempathy.card import judge_trust
 from synthempathy.agreement import quadratic_weighted_kappa
-from synthempathy.calibration import calibration_metrics, majority_levels
+from synthempathy.calibration import (calibrated_judges, calibration_metrics, calibration_metrics_of,
+                                      calibration_of, judge_identity, majority_levels)
 from synthempathy.epitome import FILES, load_epitome, sample, split_by_seeker
 from synthempathy.errors import UserError
 from synthempathy.judge import MECHANISMS
-from synthempathy.params import ClassifierParams
+from synthempathy.models import file_sha256
+from synthempathy.params import CalibrationParams, ClassifierParams
+from synthempathy.records import ClassifierProvenance, Judgement, Pair, Provenance
 
 from conftest import ROOT
 from dvc_project import make_project
@@ -82,7 +89,7 @@ def test_a_larger_sample_keeps_every_pair_of_a_smaller_one(fixture_dir):
 
 def test_classifier_learns_the_fixture_wording_and_round_trips(fixture_dir, tmp_path):
     pairs, _ = load_epitome(fixture_dir)
-    bundle = classifier.train(pairs, ClassifierParams(min_df=1))
+    bundle = classifier.train(pairs, CalibrationParams(classifier=ClassifierParams(min_df=1)))
     levels = classifier.predict(bundle, ["I lost my job"] * 2,
                                 ["I am so sorry, that sounds really painful. What happened after you lost it?",
                                  "Just get over it, everyone lost a job at some point."])
@@ -91,10 +98,77 @@ def test_classifier_learns_the_fixture_wording_and_round_trips(fixture_dir, tmp_
     assert classifier.predict(classifier.load(tmp_path / "model.pkl"), ["x"], ["sorry to hear that"]) == \
         classifier.predict(bundle, ["x"], ["sorry to hear that"])
     (tmp_path / "other.pkl").write_bytes(b"\x80\x05N.")  # a pickled None
-    with pytest.raises(UserError, match="not a classifier written by this version"):
+    with pytest.raises(UserError, match="other.pkl was not written by this version of synthempathy"):
         classifier.load(tmp_path / "other.pkl")
-    with pytest.raises(UserError, match="classifier not found; run `dvc repro calibration/dvc.yaml`"):
+    with pytest.raises(UserError, match=r"judge.classifier: \S+missing.pkl not found; train it with `dvc repro calibration"):
         classifier.load(tmp_path / "missing.pkl")
+
+
+def test_the_same_training_writes_the_same_file_bytes_in_every_process(fixture_dir, tmp_path):
+    """The file's sha256 is the classifier judge's identity, so it must not change between runs."""
+    script = ("import sys; from synthempathy import classifier, epitome; from synthempathy.params import "
+              "CalibrationParams; pairs, _ = epitome.load_epitome(sys.argv[1]); "
+              "classifier.save(classifier.train(pairs, CalibrationParams()), sys.argv[2])")
+    for seed in ("1", "2"):
+        subprocess.run([sys.executable, "-c", script, str(fixture_dir), str(tmp_path / f"{seed}.pkl")], check=True,
+                       env={**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(ROOT / "src")})
+    assert (tmp_path / "1.pkl").read_bytes() == (tmp_path / "2.pkl").read_bytes()
+
+
+def corpus_pair(pid: str, response: str) -> Pair:
+    return Pair(id=pid, seed_id="work-0", category="work", situation="s", story="t", explanation="I lost my job today.",
+                emotion="fear", cause="no income", response=response, provenance={})
+
+
+def test_classifier_judges_corpus_pairs_and_refuses_one_trained_with_other_params(fixture_dir, tmp_path):
+    pairs, _ = load_epitome(fixture_dir)
+    calibration = CalibrationParams(classifier=ClassifierParams(min_df=1))
+    classifier.save(classifier.train(pairs, calibration), tmp_path / "model.pkl")
+    corpus = [corpus_pair("a", "I am so sorry, that sounds really painful. What happened after you lost it?"),
+              corpus_pair("b", "Just get over it, everyone lost a job at some point.")]
+    judged = classifier.judge_pairs(corpus, tmp_path / "model.pkl", calibration)
+    assert [(j.id, j.emotional_reaction, j.exploration) for j in judged] == [("a", 2, 2), ("b", 0, 0)]
+    provenance = judged[0].provenance
+    assert provenance.scorer == "classifier" and provenance.training["dev_pairs"] == len(pairs)
+    assert provenance.model_sha256 == file_sha256(tmp_path / "model.pkl")
+    assert Judgement.model_validate_json(judged[0].model_dump_json()) == judged[0]  # the union round-trips
+    with pytest.raises(UserError, match=r"model.pkl was trained with .*'c': 4.0.*now says .*'c': 2.0.*re-run `dvc repro calibration"):
+        classifier.judge_pairs(corpus, tmp_path / "model.pkl",
+                               CalibrationParams(classifier=ClassifierParams(min_df=1, c=2.0)))
+
+
+def llm_provenance(prompt_sha256: str = "p" * 64, seed: int = 1) -> Provenance:
+    return Provenance(model="m", model_sha256="m" * 64, prompt="prompts/judge.txt", prompt_sha256=prompt_sha256,
+                      prompt_format="chat", grammar_sha256="g" * 64, batch_rows=8, sampling={"temperature": 0.3},
+                      seed=seed, attempts=1, finish_reason="stop", completion_tokens=20)
+
+
+def judged_by(*provenances) -> list[Judgement]:
+    return [Judgement(id=str(i), category="work", emotional_reaction=1, interpretation=1, exploration=1,
+                      provenance=p) for i, p in enumerate(provenances)]
+
+
+def test_scores_are_matched_to_the_calibration_of_the_judge_that_made_them():
+    figures = {s: {"n": 150, "qwk": q} for s, q in (("ER", 0.1), ("IP", 0.2), ("EX", 0.3))}
+    all_test = {s: {"n": 1464, "qwk": q} for s, q in (("ER", 0.5), ("IP", 0.6), ("EX", 0.7))}
+    calibrated = calibrated_judges({"llm": figures, "classifier_all_test": all_test}, llm_provenance(), "c" * 64)
+    assert calibrated[0] == {"judge": judge_identity(llm_provenance()), "test_pairs": 150,
+                             "qwk": {"ER": 0.1, "IP": 0.2, "EX": 0.3}}
+    # seeds and batch rows differ between answers of one judge; the judge is the same
+    same_judge = judged_by(llm_provenance(seed=5), llm_provenance(seed=9).model_copy(update={"batch_rows": None}))
+    assert calibration_metrics_of(calibration_of(same_judge, calibrated)) == \
+        {"calibrated": 1, "test_pairs": 150, "ER_qwk": 0.1, "IP_qwk": 0.2, "EX_qwk": 0.3}
+    trained = ClassifierProvenance(model="clf", model_sha256="c" * 64, training={})
+    assert calibration_of(judged_by(trained), calibrated)["qwk"]["EX"] == 0.7
+    other_prompt = judged_by(llm_provenance(prompt_sha256="q" * 64))
+    mixed = judged_by(llm_provenance(), llm_provenance(prompt_sha256="q" * 64))
+    for judgements in (other_prompt, mixed, [], judged_by(trained.model_copy(update={"model_sha256": "d" * 64}))):
+        assert calibration_of(judgements, calibrated) is None
+    assert calibration_metrics_of(None) == {"calibrated": 0}
+    assert judge_trust(other_prompt, None, calibrated).startswith("**Judge not calibrated.**")
+    assert "trained classifier that produced the EPITOME scores above agrees with EPITOME's human labels on 1464 " \
+           "held-out Reddit pairs with quadratic weighted kappa ER 0.50, IP 0.60, EX 0.70" in \
+           judge_trust(judged_by(trained), "2026-11-26, commit abc1234", calibrated)
 
 
 def test_metrics_compare_both_judges_on_the_pairs_the_llm_scored(fixture_dir):
@@ -117,7 +191,7 @@ def test_real_epitome_split_has_no_leak_and_the_classifier_beats_chance():
     assert len(pairs) == 3004 and conflicts == 19
     dev, test = split_by_seeker(pairs, 0.5, seed=2025)
     assert not {p.seeker_id for p in dev} & {p.seeker_id for p in test}
-    bundle = classifier.train(dev, ClassifierParams())
+    bundle = classifier.train(dev, CalibrationParams())
     levels = classifier.predict(bundle, [p.seeker_post for p in test], [p.response_post for p in test])
     for m in MECHANISMS:
         qwk = quadratic_weighted_kappa([getattr(p, m) for p in test], levels[m])
@@ -126,7 +200,7 @@ def test_real_epitome_split_has_no_leak_and_the_classifier_beats_chance():
 
 def calibration_project(tmp_path, data_dir):
     project = make_project(tmp_path / "project", tmp_path / "cache")
-    shutil.copytree(ROOT / "calibration", project.path / "calibration")
+    shutil.copytree(ROOT / "calibration", project.path / "calibration", dirs_exist_ok=True)
     (project.path / "data" / "epitome").mkdir(parents=True)
     for name in FILES.values():  # into the throwaway project only, never the repository
         shutil.copy(data_dir / name, project.path / "data" / "epitome" / name)
@@ -156,6 +230,42 @@ def test_calibration_pipeline_end_to_end_on_the_fixture(tmp_path, fixture_dir):
     assert "calibration" not in project.dvc("dag", "dvc.yaml").stdout
     shown = project.dvc("plots", "show", "calibration/dvc.yaml", "--json").stdout
     assert "llm_IP.csv" in shown
+    check_scores_carry_their_calibration(project, metrics)
+
+
+def check_scores_carry_their_calibration(project, metrics: dict) -> None:
+    """Both judges score the corpus; evaluate.json shows the calibration of the one that did."""
+    def calibrated() -> list[dict]:
+        return json.loads((project.path / "calibration" / "calibrated_judges.json").read_text())
+
+    def judge_calibration() -> dict:
+        return json.loads((project.path / "metrics" / "evaluate.json").read_text())["judge_calibration"]
+
+    llm, trained = calibrated()
+    assert llm["test_pairs"] == metrics["llm"]["ER"]["n"] and llm["qwk"]["IP"] == metrics["llm"]["IP"]["qwk"]
+    assert trained["judge"]["model_sha256"] == file_sha256(project.path / "data" / "calibration" / "classifier.pkl")
+    assert trained["qwk"]["EX"] == metrics["classifier_all_test"]["EX"]["qwk"]
+    project.edit_params(lambda d: d["judge"].update(scorer="classifier"))
+    project.dvc("repro", "dvc.yaml")
+    pairs = json.loads((project.path / "metrics" / "evaluate.json").read_text())["pairs"]
+    assert json.loads((project.path / "metrics" / "judge.json").read_text())["kept"] == pairs > 0
+    assert judge_calibration() == {"calibrated": 1, "test_pairs": trained["test_pairs"],
+                                   **{f"{k}_qwk": v for k, v in trained["qwk"].items()}}
+    # retrained with other params: the judge stage re-runs and refuses the stale file until calibration re-runs
+    project.edit_params(lambda d: d["calibration"]["classifier"].update(c=2.0))
+    stale = project.dvc("repro", "dvc.yaml", check=False)
+    assert stale.returncode != 0
+    assert "error: judge.classifier: data/calibration/classifier.pkl was trained with" in stale.stdout + stale.stderr
+    project.dvc("repro", "calibration/dvc.yaml")
+    project.dvc("repro", "dvc.yaml")
+    assert judge_calibration()["calibrated"] == 1 and calibrated()[1]["judge"] != trained["judge"]
+    project.edit_params(lambda d: d["judge"].update(scorer="llm"))  # the LLM judge calibration ran with
+    project.dvc("repro", "dvc.yaml")
+    assert judge_calibration() == {"calibrated": 1, "test_pairs": llm["test_pairs"],
+                                   **{f"{k}_qwk": v for k, v in llm["qwk"].items()}}
+    project.edit_params(lambda d: d["judge"].update(temperature=0.9))  # a judge nobody calibrated
+    project.dvc("repro", "dvc.yaml")
+    assert judge_calibration() == {"calibrated": 0}
 
 
 @pytest.mark.slow

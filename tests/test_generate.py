@@ -124,3 +124,32 @@ def test_format_chat_keeps_static_prefix_reusable():
     chat = format_chat(template, "<bos>", "<eos>", prompt)
     assert chat.prefix == "<bos><start_of_turn>user\nInstructions\n\n"
     assert chat.suffix == "Story: x\nExplanation:<end_of_turn>\n<start_of_turn>model"  # jinja trim_blocks eats the last newline
+
+
+def test_a_step_grammar_shapes_that_step_only_and_one_stage_grammar_keeps_its_hash(isolated_cache):
+    import hashlib
+    import re
+
+    from synthempathy.prompts import load_grammar
+
+    emotion = load_grammar(ROOT / "prompts" / "emotion.gbnf")
+    respond = GenerationParams(prompt="prompts/respond.txt", temperature=0.7, max_tokens=48, stop=["###", "\n\n"])
+    template = load_template(ROOT / respond.prompt, {"explanation"})
+    steps = (Step("emotion", single_line=True, grammar=emotion), Step("cause", "\nCause:", single_line=True))
+    backend, cache = make_backend(LLM), RequestCache()
+    try:
+        gen = Generator("respond", template, respond, LLM, backend, cache, steps)
+        outcomes = gen.run([Item(id=f"e{i}", values={"explanation": text}) for i, text in enumerate([
+            "I lost my job on Friday and I have no idea how I am going to pay rent next month.",
+            "My best friend stopped answering my messages and I keep wondering what I did wrong."])])
+    finally:
+        backend.close()
+        cache.close()
+    for outcome in outcomes:
+        assert re.fullmatch(r"[a-z][a-z'-]*( [a-z][a-z'-]*){0,3}", outcome.fields["emotion"]), outcome.fields
+        assert outcome.fields["cause"]  # the next step is free text again
+        assert outcome.provenance.grammar_sha256 == hashlib.sha256(emotion.encode()).hexdigest()
+    # a stage grammar and no step grammar: the hash every earlier judgement carries
+    stage_only = Generator("judge", template, respond, LLM, backend, RequestCache(), (Step("x"),), "root ::= [0-2]")
+    assert stage_only.grammar_sha256 == hashlib.sha256(b"root ::= [0-2]").hexdigest()
+    stage_only.cache.close()

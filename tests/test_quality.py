@@ -4,7 +4,8 @@ import pytest
 
 from synthempathy.dedupe import NearDupParams
 from synthempathy.params import FilterParams
-from synthempathy.quality import dedupe, drop_toxic, first_problem
+from synthempathy.quality import (dedupe, drop_toxic, first_gate_problem, first_problem, gate_first_person,
+                                  topic_overlap)
 from synthempathy.records import Pair, Provenance
 from synthempathy.toxicity import ToxicityParams
 
@@ -41,6 +42,71 @@ def test_bad_responses_are_dropped_with_reason(response, reason):
     problem = first_problem(pair(0, response=response), ("explanation", "response"), P)
     assert problem is not None and problem[0] == reason
     assert "response" in problem[1]
+
+
+def gated(**fields) -> Pair:
+    base = dict(id="s-00", seed_id="s", category="work", situation="I lost my job and cannot pay the rent",
+                story="Sam lost his job at the bakery last week and now worries about paying the rent.",
+                explanation=GOOD_EXPLANATION, emotion="fear and worry", cause="Losing his income makes the rent "
+                "feel impossible.", response=GOOD_RESPONSE, provenance={"respond": PROV})
+    return Pair(**{**base, **fields})
+
+
+def test_a_well_formed_pair_passes_every_gate_and_the_direct_baseline_has_no_fields_to_check():
+    assert first_gate_problem(gated(), P) is None
+    assert first_gate_problem(gated(emotion=None, cause=None), P) is None
+
+
+@pytest.mark.parametrize(
+    "fields, reason, detail",
+    [
+        ({"emotion": ""}, "bad_emotion", "emotion: empty"),
+        ({"emotion": "Cause: Fear of losing money"}, "bad_emotion", "emotion: starts with a label: 'Cause: Fear"),
+        ({"emotion": "- anxiety"}, "bad_emotion", "emotion: a list item"),
+        ({"emotion": "A sudden realization that I am a failure"}, "bad_emotion", "emotion: 8 words > 4"),
+        ({"cause": "Reason: I am scared to tell her."}, "bad_cause", "cause: starts with a label"),
+        ({"cause": "1. Fear of rejection"}, "bad_cause", "cause: a list item"),
+        ({"cause": " ".join(["because"] * 41)}, "bad_cause", "cause: 41 words > 40"),
+        ({"explanation": "Director of HR: The deadline moved.\nProject Manager: I lost my job and the rent is due."},
+         "not_first_person", "explanation: a dialogue between Director of HR, Project Manager"),
+        ({"explanation": "Sam lost his job at the bakery and he worries that he cannot pay the rent this month."},
+         "not_first_person", "explanation: 0.000 first-person words < 0.03"),
+        ({"response": "The speaker is scared, and that is understandable given the job loss and the rent."},
+         "not_second_person", "response: talks about 'The speaker'"),
+        ({"response": "She lost her job and he says their rent is due; they are scared and she cannot sleep."},
+         "not_second_person", "response: no you, 0.333 he/she/they words >= 0.03"),
+        ({"explanation": "I adopted a puppy on Sunday and I am thrilled about our long walks in the park."},
+         "off_topic", "explanation: uses 0.00 of its story's content words < 0.2"),
+    ],
+)
+def test_each_gate_drops_what_a_reader_would_and_says_why(fields, reason, detail):
+    problem = first_gate_problem(gated(**fields), P)
+    assert problem is not None and problem[0] == reason and problem[1].startswith(detail), problem
+
+
+@pytest.mark.parametrize("explanation", [
+    "Today: I lost my job and I cannot stop thinking about how I will pay the rent.",
+    "Update: my boss called again.\nI keep thinking about one thing: the rent I owe.",
+    "My boss said: you are done here.\nMy wife said: we will manage. I lost my job and the rent is due.",
+])
+def test_colons_in_a_first_person_account_are_not_a_dialogue(explanation):
+    assert gate_first_person(gated(explanation=explanation), P) is None
+
+
+@pytest.mark.parametrize("response", [
+    "It hurts when the person you trusted lets you down, and you deserve better than that.",
+    "I lost my job two years ago and I remember the fear of the first rent day; it did get better.",
+])
+def test_a_reply_to_the_person_or_sharing_ones_own_story_is_not_about_them(response):
+    assert first_gate_problem(gated(response=response), P) is None
+
+
+def test_gates_can_be_switched_off_and_topic_overlap_counts_content_words():
+    off = P.model_copy(update={"gates": P.gates.model_copy(update={"enabled": False})})
+    assert first_gate_problem(gated(emotion="Cause: money"), off) is None
+    # the source's content stems are lost, job, rent, pay, baker; the explanation uses lost, job, rent
+    assert topic_overlap("I lost my job last week and worry about the rent.", "lost job rent pay bakery") == 0.6
+    assert topic_overlap("anything", "") == 1.0
 
 
 def test_quotes_after_final_punctuation_are_not_cut_off():

@@ -17,6 +17,7 @@ from synthempathy.card import size_category
 from synthempathy.jsonl import read_records
 from synthempathy.records import Pair
 
+from conftest import ROOT
 from dvc_project import Project, make_project
 
 pytestmark = pytest.mark.slow
@@ -67,6 +68,12 @@ def test_release_writes_corpus_sft_card_commits_tags_and_pushes(project):
     assert "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818" in card  # the model's sha256
     assert "`prompts/respond.txt`" in card and "2502.17857" in card and "## Sensitive content" in card
     assert f"| pairs | {len(pairs)} | 105,578 |" in card
+    llm_judge = json.loads((ROOT / "calibration" / "calibrated_judges.json").read_text())[0]  # the default judge
+    calibrated_in = project.run("git", "log", "-1", "--format=%cs, commit %h", "--",
+                                "calibration/calibrated_judges.json").stdout.strip()
+    assert (f"on {llm_judge['test_pairs']} held-out Reddit pairs with quadratic weighted kappa "
+            f"ER {llm_judge['qwk']['ER']:.2f}, IP {llm_judge['qwk']['IP']:.2f}, EX {llm_judge['qwk']['EX']:.2f} "
+            f"(0 is chance, 1 perfect; calibration of {calibrated_in},") in card
     tracked = project.run("git", "ls-files", "release").stdout.split()
     assert sorted(tracked) == ["release/.gitignore", "release/README.md", "release/corpus.jsonl.dvc", "release/sft.jsonl.dvc"]
     assert project.dvc("status", "-c").stdout.strip().startswith("Cache and remote 'local' are in sync")

@@ -12,12 +12,18 @@ why accuracy alone says little here. A pair the LLM judge failed to score
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 from .agreement import accuracy, macro_f1, report
 from .judge import MECHANISMS, SHORT
-from .records import EpitomeExample
+from .records import ClassifierProvenance, EpitomeExample, Judgement, Provenance
+
+CALIBRATED = "calibration/calibrated_judges.json"
+"""Which judges were calibrated and their test QWK: written by the calibration report stage,
+git-tracked, and read by the corpus pipeline's evaluate stage and the release card."""
 
 Levels = Mapping[str, Mapping[str, int]]
 """id -> mechanism -> level."""
@@ -69,3 +75,49 @@ def calibration_metrics(dev: Sequence[EpitomeExample], test: Sequence[EpitomeExa
 def confusion_rows(examples: Sequence[EpitomeExample], judged: Levels, mechanism: str) -> list[tuple[int, int]]:
     """One (human level, judge level) row per pair, what `dvc plots`' confusion template draws."""
     return [(getattr(e, mechanism), judged[e.id][mechanism]) for e in examples if e.id in judged]
+
+
+def judge_identity(provenance: Provenance | ClassifierProvenance) -> dict:
+    """What makes two judges one judge: for an LLM its model, prompt, grammar, format and
+    sampling (not the seed, batch or CPU, which change single answers but not the judge's
+    design); for a classifier the file's hash."""
+    if isinstance(provenance, ClassifierProvenance):
+        return {"scorer": "classifier", "model_sha256": provenance.model_sha256}
+    return {"scorer": "llm", "model_sha256": provenance.model_sha256, "prompt_sha256": provenance.prompt_sha256,
+            "grammar_sha256": provenance.grammar_sha256, "prompt_format": provenance.prompt_format,
+            "sampling": provenance.sampling}
+
+
+def calibrated_judges(metrics: Mapping, llm: Provenance | None, classifier_sha256: str) -> list[dict]:
+    """One entry per calibrated judge: its identity, how many test pairs, QWK per mechanism."""
+    def entry(judge: dict, figures: Mapping) -> dict:
+        return {"judge": judge, "test_pairs": figures["ER"]["n"],
+                "qwk": {SHORT[m]: figures[SHORT[m]]["qwk"] for m in MECHANISMS}}
+
+    entries = [entry(judge_identity(llm), metrics["llm"])] if llm is not None else []
+    classifier = {"scorer": "classifier", "model_sha256": classifier_sha256}
+    return entries + [entry(classifier, metrics["classifier_all_test"])]
+
+
+def read_calibrated(path: str | Path = CALIBRATED) -> list[dict]:
+    """The calibrated judges, or none when calibration never ran."""
+    path = Path(path)
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else []
+
+
+def calibration_of(judgements: Sequence[Judgement], calibrated: Sequence[Mapping]) -> Mapping | None:
+    """The calibration entry of the one judge that scored every judgement, or None:
+    no judgements, several judges, or a judge that was never calibrated."""
+    identities = {json.dumps(judge_identity(j.provenance), sort_keys=True) for j in judgements}
+    if len(identities) != 1:
+        return None
+    (identity,) = identities
+    return next((e for e in calibrated if json.dumps(e["judge"], sort_keys=True) == identity), None)
+
+
+def calibration_metrics_of(entry: Mapping | None) -> dict:
+    """metrics/evaluate.json's judge_calibration block: numbers only, 0/1 for calibrated."""
+    if entry is None:
+        return {"calibrated": 0}
+    return {"calibrated": 1, "test_pairs": entry["test_pairs"],
+            **{f"{name}_qwk": qwk for name, qwk in entry["qwk"].items()}}

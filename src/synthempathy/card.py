@@ -16,9 +16,11 @@ from pathlib import Path
 
 import yaml
 
+from .calibration import CALIBRATED, calibration_of, read_calibrated
+from .judge import SHORT
 from .params import load_params
 from .jsonl import read_records
-from .records import Judgement, Pair, Provenance
+from .records import ClassifierProvenance, Judgement, Pair, Provenance
 from .stats import FUNNEL_STAGES
 
 JUDGEMENTS = "data/judged/epitome.jsonl"
@@ -51,16 +53,33 @@ def _metrics(root: Path, name: str) -> dict:
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
 
 
-def _lineage(provenances: Iterable[tuple[str, Provenance]]) -> tuple[list[tuple], list[tuple]]:
+def _lineage(provenances: Iterable[tuple[str, Provenance | ClassifierProvenance]]) -> tuple[list[tuple], list[tuple]]:
     """Distinct (stage, model, sha256) and (stage, prompt, sha256) rows, in first-seen order."""
     models, prompts = {}, {}
     for stage, prov in provenances:
         models.setdefault((stage, prov.model, f"`{prov.model_sha256}`"), None)
-        prompts.setdefault((stage, f"`{prov.prompt}`", f"`{prov.prompt_sha256}`"), None)
+        if isinstance(prov, Provenance):
+            prompts.setdefault((stage, f"`{prov.prompt}`", f"`{prov.prompt_sha256}`"), None)
     return list(models), list(prompts)
 
 
-def dataset_card(root: Path, version: str, pairs: list[Pair], source_commit: str) -> str:
+def judge_trust(judgements: list[Judgement], calibrated_at: str | None, calibrated: list[dict]) -> str:
+    """One paragraph: how well the judge that scored this corpus agrees with EPITOME's humans."""
+    entry = calibration_of(judgements, calibrated)
+    if entry is None:
+        return ("**Judge not calibrated.** The judge that produced the EPITOME scores above was never compared with "
+                "human labels, so treat them as unvalidated (README of the source repository, 'Calibrate the judge').")
+    qwk = ", ".join(f"{name} {entry['qwk'][name]:.2f}" for name in SHORT.values())
+    scorer = "trained classifier" if entry["judge"]["scorer"] == "classifier" else "LLM judge"
+    return (f"The {scorer} that produced the EPITOME scores above agrees with EPITOME's human labels on "
+            f"{entry['test_pairs']} held-out Reddit pairs with quadratic weighted kappa {qwk} "
+            f"(0 is chance, 1 perfect; calibration of {calibrated_at or 'an uncommitted state'}, "
+            f"`{CALIBRATED}`). EPITOME's own RoBERTa classifiers reach accuracy 0.82-0.91 on that data.")
+
+
+def dataset_card(root: Path, version: str, pairs: list[Pair], source_commit: str,
+                 calibrated_at: str | None = None) -> str:
+    """The card's text; `calibrated_at` says when CALIBRATED last changed ("2026-11-26, commit abc1234")."""
     params = load_params(root / "params.yaml")
     ev, filt = _metrics(root, "evaluate"), _metrics(root, "filter")
     header = {
@@ -112,6 +131,8 @@ def dataset_card(root: Path, version: str, pairs: list[Pair], source_commit: str
                             "axolotl and OpenAI fine-tuning"),
         ]),
         "## Statistics\n\n" + _table(("measure", "this release", "paper"), stats_rows),
+        "### How far to trust the EPITOME scores\n\n" + judge_trust(judgements, calibrated_at,
+                                                                  read_calibrated(root / CALIBRATED)),
         "## Funnel\n\n" + _table(("items entering", "count"),
                                   [(key, funnel[key]) for key in [*(f"{s}_in" for s in FUNNEL_STAGES), "corpus"]
                                    if key in funnel])

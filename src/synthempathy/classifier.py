@@ -22,10 +22,12 @@ from pathlib import Path
 from .errors import UserError
 from .jsonl import write_atomic
 from .judge import MECHANISMS
-from .params import ClassifierParams
-from .records import EpitomeExample
+from .models import file_sha256
+from .params import CalibrationParams, ClassifierParams
+from .records import ClassifierProvenance, EpitomeExample, Judgement, Pair
 
-FORMAT = "synthempathy-epitome-classifier-1"
+FORMAT = "synthempathy-epitome-classifier-2"
+NAME = "TF-IDF + logistic regression, trained on EPITOME dev"
 
 
 def _pipeline(params: ClassifierParams):
@@ -48,7 +50,31 @@ def _columns(seekers: Sequence[str], responses: Sequence[str]):
     return np.array([list(seekers), list(responses)], dtype=object).T
 
 
-def train(examples: Sequence[EpitomeExample], params: ClassifierParams) -> dict:
+def training_of(calibration: CalibrationParams, dev_pairs: int | None = None) -> dict:
+    """What a classifier's scores depend on besides EPITOME itself (recorded in the bundle)."""
+    out = {"classifier": calibration.classifier.model_dump(), "dev_share": calibration.dev_share,
+           "seed": calibration.seed}
+    return out if dev_pairs is None else {**out, "dev_pairs": dev_pairs}
+
+
+PER_PROCESS = ("stop_words_", "_stop_words_id")
+"""Vectorizer attributes whose pickled bytes change from process to process: the set of
+n-grams min_df pruned (kept only for inspection; scikit-learn says it may go before
+pickling), which pickles in string-hash order, and a memory address (id()) cached to skip
+re-checking stop words."""
+
+
+def _reproducible(pipeline):
+    """The fitted pipeline without PER_PROCESS attributes, so the same training gives the same
+    file bytes and sha256, the classifier judge's identity in calibrated_judges.json."""
+    for _, vectorizer, _ in pipeline.named_steps["features"].transformers_:
+        for name in PER_PROCESS:
+            if hasattr(vectorizer, name):
+                delattr(vectorizer, name)
+    return pipeline
+
+
+def train(examples: Sequence[EpitomeExample], calibration: CalibrationParams) -> dict:
     """Fit one classifier per mechanism on `examples` (the dev split)."""
     x = _columns([e.seeker_post for e in examples], [e.response_post for e in examples])
     models = {}
@@ -57,8 +83,8 @@ def train(examples: Sequence[EpitomeExample], params: ClassifierParams) -> dict:
         if len(set(labels)) < 2:
             raise UserError(f"calibration: every dev pair has {mechanism} level {labels[0]}; "
                             "a classifier needs at least two levels (raise calibration.dev_share)")
-        models[mechanism] = _pipeline(params).fit(x, labels)
-    return {"format": FORMAT, "params": params.model_dump(), "models": models}
+        models[mechanism] = _reproducible(_pipeline(calibration.classifier).fit(x, labels))
+    return {"format": FORMAT, "training": training_of(calibration, len(examples)), "models": models}
 
 
 def predict(bundle: dict, seekers: Sequence[str], responses: Sequence[str]) -> dict[str, list[int]]:
@@ -75,8 +101,30 @@ def load(path: str | Path) -> dict:
     """The bundle `save` wrote. Only load files this pipeline wrote: pickle runs code."""
     path = Path(path)
     if not path.is_file():
-        raise UserError(f"{path}: classifier not found; run `dvc repro calibration/dvc.yaml` first")
+        raise UserError(f"judge.classifier: {path} not found; train it with `dvc repro calibration/dvc.yaml` "
+                        "(needs your EPITOME copy, README 'Calibrate the judge') or set judge.scorer: llm")
     bundle = pickle.loads(path.read_bytes())
     if not isinstance(bundle, dict) or bundle.get("format") != FORMAT:
-        raise UserError(f"{path}: not a classifier written by this version of synthempathy; re-run calibration")
+        raise UserError(f"judge.classifier: {path} was not written by this version of synthempathy; "
+                        "re-run `dvc repro calibration/dvc.yaml`")
     return bundle
+
+
+def judge_pairs(pairs: Sequence[Pair], path: str | Path, calibration: CalibrationParams) -> list[Judgement]:
+    """The corpus judge with judge.scorer: classifier: levels for every pair, in milliseconds.
+
+    The judge stage cannot list the classifier file as a DVC dependency (it is an
+    output of the calibration pipeline, and the link would make every `dvc repro`
+    need EPITOME), so it depends on the params the file was trained with instead,
+    and this refuses a file trained with other ones."""
+    bundle = load(path)  # checked even for an empty corpus, so a stale file never goes unnoticed
+    trained = {k: v for k, v in bundle["training"].items() if k != "dev_pairs"}
+    if trained != training_of(calibration):
+        raise UserError(f"judge.classifier: {path} was trained with {trained}, but params.yaml's calibration "
+                        f"section now says {training_of(calibration)}; re-run `dvc repro calibration/dvc.yaml`")
+    if not pairs:
+        return []
+    provenance = ClassifierProvenance(model=NAME, model_sha256=file_sha256(Path(path)), training=bundle["training"])
+    levels = predict(bundle, [p.explanation for p in pairs], [p.response for p in pairs])
+    return [Judgement(id=p.id, category=p.category, **{m: levels[m][i] for m in MECHANISMS}, provenance=provenance)
+            for i, p in enumerate(pairs)]

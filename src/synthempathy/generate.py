@@ -56,6 +56,9 @@ class Step:
     lead_in: str = ""
     single_line: bool = False
     """Also stop at the end of the line (for short steps such as the emotion)."""
+    grammar: str | None = None
+    """GBNF for this step alone, in place of the stage's grammar: cheap for a step of a
+    few tokens (respond.emotion_grammar), where the whole-vocabulary cost above is small."""
 
     def sampling(self, base: dict) -> dict:
         return {**base, "stop": [*base["stop"], "\n"]} if self.single_line else base
@@ -117,14 +120,16 @@ class Generator:
         self.stage, self.template, self.params, self.llm = stage, template, params, llm
         self.check = check
         self.grammar = grammar
-        self.grammar_sha256 = hashlib.sha256(grammar.encode()).hexdigest() if grammar else None
+        # one hash for every grammar the stage uses (just the stage's when no step has its own)
+        grammars = list(dict.fromkeys(g for g in (grammar, *(step.grammar for step in steps)) if g))
+        self.grammar_sha256 = hashlib.sha256("\n".join(grammars).encode()).hexdigest() if grammars else None
         self.backend, self.cache, self.steps = backend, cache, tuple(steps)
         self.sampling = sampling_of(params)
         self.stats = StageStats()
         self._lock = threading.Lock()  # guards stats when items run on worker threads
         self._stopping = threading.Event()  # set when a threaded run ends early: workers start no new calls
 
-    def _call(self, item: Item, seed: int, continuation: str, sampling: dict) -> Completion:
+    def _call(self, item: Item, seed: int, continuation: str, sampling: dict, grammar: str | None) -> Completion:
         rendered = self.template.render(**item.values)
         prompt = Prompt(prefix=rendered.prefix, suffix=rendered.suffix + continuation)
         key = request_key(
@@ -133,7 +138,7 @@ class Generator:
             prompt=prompt.text,
             sampling=sampling,
             seed=seed,
-            grammar=self.grammar,
+            grammar=grammar,
             **({"batch_rows": self.backend.batch_rows} if self.backend.batch_rows else {}),
             **({"cpu_repack": False} if self.backend.cpu_repack_off else {}),
         )
@@ -145,7 +150,7 @@ class Generator:
         if self._stopping.is_set():
             raise _Stopped()
         try:
-            completion = self.backend.complete(prompt, sampling, seed, self.grammar)
+            completion = self.backend.complete(prompt, sampling, seed, grammar)
         except UserError as exc:
             raise UserError(f"{self.stage} ({self.template.path}, item {item.id}): {exc}") from None
         self.cache.put(key, completion.to_dict())
@@ -160,7 +165,7 @@ class Generator:
         so_far, tokens = "", 0
         for step in self.steps:
             so_far += step.lead_in
-            completion = self._call(item, seed, so_far, step.sampling(self.sampling))
+            completion = self._call(item, seed, so_far, step.sampling(self.sampling), step.grammar or self.grammar)
             tokens += completion.completion_tokens
             if completion.finish_reason == "length":
                 return fields, completion, tokens, "truncated", f"{step.field}: {completion.text[-200:]}"

@@ -75,7 +75,7 @@ def write_records(path: str | Path, records: Iterable[BaseModel | dict]) -> int:
     return len(lines)
 
 
-def write_json(path: str | Path, data: dict) -> None:
+def write_json(path: str | Path, data: dict | list) -> None:
     """Pretty JSON for metrics files, keys sorted so diffs stay small."""
     write_atomic(path, json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
 

@@ -163,6 +163,9 @@ class RespondParams(GenerationParams):
     """False: answer directly from `direct_prompt`, with no emotion or cause step,
     so `dvc exp run -S respond.chain_of_empathy=false` shows what CoE buys."""
     direct_prompt: str = Field("prompts/respond_direct.txt", min_length=1)
+    emotion_grammar: str | None = None
+    """GBNF file for the emotion step alone (e.g. prompts/emotion.gbnf: a few lowercase
+    words, so no "Cause:" label or sentence can come back); null: unconstrained."""
 
     @property
     def active_prompt(self) -> str:
@@ -171,8 +174,13 @@ class RespondParams(GenerationParams):
 
 
 class JudgeParams(SamplingParams):
-    """The EPITOME judge: an LLM that scores each kept response 0-2 per mechanism."""
+    """The EPITOME judge: scores each kept response 0-2 per mechanism."""
 
+    scorer: Literal["llm", "classifier"] = "llm"
+    """llm: the model below reads the rubric; classifier: the TF-IDF + logistic-regression
+    judge that `dvc repro calibration/dvc.yaml` trains on your EPITOME copy (README)."""
+    classifier: str = Field("data/calibration/classifier.pkl", min_length=1)
+    """The trained classifier, for scorer: classifier."""
     model: str = Field("embedded", min_length=1)
     """The judge's GGUF (`embedded` or a path); the other llm settings are shared."""
     prompt: str = Field("prompts/judge.txt", min_length=1)
@@ -181,6 +189,24 @@ class JudgeParams(SamplingParams):
     repeat_penalty: float = Field(1.0, ge=0.0)
     """No penalty: the answer repeats keys and digits by design."""
     max_tokens: int = Field(48, ge=1)
+
+
+class GateParams(Section):
+    """Field, voice and topic gates on every pair (quality.py); thresholds from hand labels
+    (tests/data/gate_labels.jsonl, benchmarks/QUALITY.md)."""
+
+    enabled: bool = True
+    emotion_max_words: int = Field(4, ge=1)
+    """The emotion is a short phrase ("fear and helplessness"), not a sentence."""
+    cause_max_words: int = Field(40, ge=1)
+    """The cause is one clause or sentence."""
+    first_person_min: float = Field(0.03, ge=0.0, le=1.0)
+    """Least share of explanation words that are I/me/my/...: a first-person account."""
+    third_person_min: float = Field(0.03, ge=0.0, le=1.0)
+    """A response with no you/your whose he/she/they words reach this share talks about
+    the person instead of to them."""
+    topic_overlap_min: float = Field(0.2, ge=0.0, le=1.0)
+    """Least share of the situation's and story's content words the explanation uses."""
 
 
 class FilterParams(Section):
@@ -198,6 +224,7 @@ class FilterParams(Section):
         default_factory=lambda: ["as an ai", "i'm sorry, but i can", "i cannot help with", "i can't help with"]
     )
     """Case-insensitive phrases of a model refusing instead of answering."""
+    gates: GateParams = GateParams()
     near_dup: NearDupParams = NearDupParams()
     toxicity: ToxicityParams = ToxicityParams()
 

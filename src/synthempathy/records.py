@@ -79,12 +79,23 @@ class EpitomeScores(Record):
     exploration: EpitomeScore
 
 
+class ClassifierProvenance(Record):
+    """How a trained classifier's judgement was made (judge.scorer: classifier)."""
+
+    scorer: Literal["classifier"] = "classifier"
+    model: str
+    model_sha256: str
+    """sha256 of the pickled classifier file."""
+    training: dict[str, Any]
+    """What it was trained with: its params, the split's dev_share and seed, dev pairs."""
+
+
 class Judgement(EpitomeScores):
     """The judge's EPITOME scores for one corpus pair, joined to it by id."""
 
     id: str
     category: str
-    provenance: Provenance
+    provenance: Provenance | ClassifierProvenance
 
 
 class EpitomeExample(EpitomeScores):

@@ -18,6 +18,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from .calibration import CALIBRATED
 from .card import dataset_card
 from .errors import UserError
 from .jsonl import read_records, write_atomic, write_records
@@ -106,7 +107,8 @@ def release(version: str, remote: str | None = None, root: str | Path = ".") -> 
     pairs = read_records(root / CORPUS, Pair)
     shutil.copyfile(root / CORPUS, root / RELEASE_CORPUS)
     write_records(root / RELEASE_SFT, [sft_record(p) for p in pairs])
-    write_atomic(root / RELEASE_CARD, dataset_card(root, version, pairs, source_commit))
+    calibrated_at = repo.git("log", "-1", "--format=%cs, commit %h", "--", CALIBRATED).stdout.strip() or None
+    write_atomic(root / RELEASE_CARD, dataset_card(root, version, pairs, source_commit, calibrated_at))
     try:
         repo.dvc("add", "-q", RELEASE_CORPUS, RELEASE_SFT)
         repo.dvc("push", "-q", *(["-r", remote] if remote else []))

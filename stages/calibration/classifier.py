@@ -20,7 +20,7 @@ MODEL, OUT = "data/calibration/classifier.pkl", "data/calibration/classifier_jud
 def main() -> None:
     params = load_params().calibration
     dev, test = read_records(DEV, EpitomeExample), read_records(TEST, EpitomeExample)
-    bundle = classifier.train(dev, params.classifier)
+    bundle = classifier.train(dev, params)
     classifier.save(bundle, MODEL)
     levels = classifier.predict(bundle, [e.seeker_post for e in test], [e.response_post for e in test])
     write_records(OUT, [{"id": e.id, **{m: levels[m][i] for m in MECHANISMS}} for i, e in enumerate(test)])

@@ -4,12 +4,20 @@ Writes metrics/judge_calibration.json (git-tracked; `dvc metrics diff` shows
 what a judge prompt or model change did to QWK, macro-F1, accuracy, the
 confusion matrices and label distributions) and one confusion plot per judge
 and mechanism under plots/calibration/ for `dvc plots show calibration/dvc.yaml`.
+
+Also writes calibration/calibrated_judges.json: each judge's identity and test
+QWK, which the corpus pipeline's evaluate stage and the release card read to
+show how far the corpus's scores can be trusted. It is a git-tracked input of
+that pipeline on purpose, not an output declared here: a declared output would
+link the two pipelines, and every `dvc repro` would then need EPITOME.
 """
 
 import json
+from pathlib import Path
 
-from synthempathy.calibration import calibration_metrics, confusion_rows
+from synthempathy.calibration import CALIBRATED, calibrated_judges, calibration_metrics, confusion_rows
 from synthempathy.jsonl import read_records, write_csv, write_json
+from synthempathy.models import file_sha256
 from synthempathy.judge import MECHANISMS, SHORT
 from synthempathy.records import EpitomeExample, Judgement, Reject
 from synthempathy.stage import entry_point
@@ -17,6 +25,7 @@ from synthempathy.stage import entry_point
 DEV, TEST, SPLIT = "data/calibration/dev.jsonl", "data/calibration/test.jsonl", "data/calibration/split.json"
 LLM, LLM_FAILED = "data/calibration/llm_judgements.jsonl", "data/calibration/llm_failed.jsonl"
 CLASSIFIER = "data/calibration/classifier_judgements.jsonl"
+CLASSIFIER_MODEL = "data/calibration/classifier.pkl"
 METRICS, PLOTS = "metrics/judge_calibration.json", "plots/calibration"
 
 
@@ -27,7 +36,8 @@ def levels_of(records) -> dict[str, dict[str, int]]:
 @entry_point
 def main() -> None:
     dev, test = read_records(DEV, EpitomeExample), read_records(TEST, EpitomeExample)
-    llm = levels_of(j.model_dump() for j in read_records(LLM, Judgement))
+    llm_judgements = read_records(LLM, Judgement)
+    llm = levels_of(j.model_dump() for j in llm_judgements)
     failed = read_records(LLM_FAILED, Reject)
     with open(CLASSIFIER, encoding="utf-8") as handle:
         classifier = levels_of(json.loads(line) for line in handle)
@@ -35,6 +45,8 @@ def main() -> None:
         split = json.load(handle)
     metrics = calibration_metrics(dev, test, llm, len(failed), classifier, split)
     write_json(METRICS, metrics)
+    llm_provenance = llm_judgements[0].provenance if llm_judgements else None
+    write_json(CALIBRATED, calibrated_judges(metrics, llm_provenance, file_sha256(Path(CLASSIFIER_MODEL))))
     scored = [e for e in test if e.id in llm]
     for name, judged in (("llm", llm), ("classifier", classifier)):
         for m in MECHANISMS:
