@@ -205,6 +205,7 @@ def calibration_project(tmp_path, data_dir):
     for name in FILES.values():  # into the throwaway project only, never the repository
         shutil.copy(data_dir / name, project.path / "data" / "epitome" / name)
     project.edit_params(lambda d: d["calibration"].update(sample=10))
+    project.edit_params(lambda d: d["filter"]["gates"].update(enabled=False))  # a corpus to judge, whatever it says
     return project
 
 

@@ -130,8 +130,8 @@ class ScaleParams(Section):
 
     categories: list[str] = Field(default_factory=list)
     """Stressor categories to use; empty means all in the seed file."""
-    seeds_per_category: int = Field(2, ge=1)
-    stories_per_seed: int = Field(2, ge=1)
+    seeds_per_category: int = Field(3, ge=1)
+    stories_per_seed: int = Field(3, ge=1)
     """The paper brainstormed 20 stories per seed."""
 
 
@@ -163,9 +163,10 @@ class RespondParams(GenerationParams):
     """False: answer directly from `direct_prompt`, with no emotion or cause step,
     so `dvc exp run -S respond.chain_of_empathy=false` shows what CoE buys."""
     direct_prompt: str = Field("prompts/respond_direct.txt", min_length=1)
-    emotion_grammar: str | None = None
-    """GBNF file for the emotion step alone (e.g. prompts/emotion.gbnf: a few lowercase
-    words, so no "Cause:" label or sentence can come back); null: unconstrained."""
+    emotion_grammar: str | None = "prompts/emotion.gbnf"
+    """GBNF file for the emotion step alone: prompts/emotion.gbnf picks one or two emotions
+    from a closed list, so no label, sentence or non-emotion comes back (the embedded model
+    wrote a malformed emotion for 98% of raw pairs without it); null: free text."""
 
     @property
     def active_prompt(self) -> str:
@@ -198,7 +199,7 @@ class GateParams(Section):
     enabled: bool = True
     emotion_max_words: int = Field(4, ge=1)
     """The emotion is a short phrase ("fear and helplessness"), not a sentence."""
-    cause_max_words: int = Field(40, ge=1)
+    cause_max_words: int = Field(25, ge=1)
     """The cause is one clause or sentence."""
     first_person_min: float = Field(0.03, ge=0.0, le=1.0)
     """Least share of explanation words that are I/me/my/...: a first-person account."""
