@@ -36,7 +36,7 @@ def main() -> None:
     steps = DIRECT
     if respond.chain_of_empathy:
         emotion, *rest = CHAIN_OF_EMPATHY
-        grammar = load_grammar(respond.emotion_grammar) if respond.emotion_grammar else None
+        grammar = load_grammar(respond.emotion_grammar, "respond.emotion_grammar") if respond.emotion_grammar else None
         steps = (replace(emotion, grammar=grammar), *rest)
     stage = GenerationStage.of(
         respond,

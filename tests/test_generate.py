@@ -132,7 +132,7 @@ def test_a_step_grammar_shapes_that_step_only_and_one_stage_grammar_keeps_its_ha
 
     from synthempathy.prompts import load_grammar
 
-    emotion = load_grammar(ROOT / "prompts" / "emotion.gbnf")
+    emotion = load_grammar(ROOT / "prompts" / "emotion.gbnf", "respond.emotion_grammar")
     respond = GenerationParams(prompt="prompts/respond.txt", temperature=0.7, max_tokens=48, stop=["###", "\n\n"])
     template = load_template(ROOT / respond.prompt, {"explanation"})
     steps = (Step("emotion", single_line=True, grammar=emotion), Step("cause", "\nCause:", single_line=True))

@@ -64,3 +64,14 @@ def test_shipped_prompts_use_their_stage_fields_and_end_where_generation_starts(
     assert all(f"<{v}>" in rendered.suffix for v in variables) and "<" not in rendered.prefix
     if ending:
         assert rendered.text.rstrip().endswith(ending)
+
+
+def test_a_missing_or_empty_grammar_names_its_param_and_file(tmp_path):
+    from synthempathy.errors import UserError
+    from synthempathy.prompts import load_grammar
+
+    with pytest.raises(UserError, match=r"^params.yaml: respond.emotion_grammar: \S+nope.gbnf: grammar file not found$"):
+        load_grammar(tmp_path / "nope.gbnf", "respond.emotion_grammar")
+    (tmp_path / "empty.gbnf").write_text("\n")
+    with pytest.raises(UserError, match=r"rewrite.grammar: \S+empty.gbnf: grammar file is empty"):
+        load_grammar(tmp_path / "empty.gbnf", "rewrite.grammar")

@@ -64,15 +64,16 @@ class Template:
         return self.text.rfind("\n", 0, match.start()) + 1
 
 
-def load_grammar(path: str | Path) -> str:
-    """Read a GBNF grammar file (checked by llama.cpp when the sampler is built)."""
+def load_grammar(path: str | Path, param: str) -> str:
+    """Read a GBNF grammar file (checked by llama.cpp when the sampler is built);
+    errors name the params.yaml key (`param`) that points at it."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise UserError(f"{path}: grammar file not found") from None
+        raise UserError(f"params.yaml: {param}: {path}: grammar file not found") from None
     if not text.strip():
-        raise UserError(f"{path}: grammar file is empty")
+        raise UserError(f"params.yaml: {param}: {path}: grammar file is empty")
     return text
 
 

@@ -81,7 +81,7 @@ class GenerationStage:
     @classmethod
     def of(cls, params: GenerationParams, prompt: str | None = None, **parts: Any) -> GenerationStage:
         """A stage that takes its sampling, prompt and grammar file from its params section."""
-        grammar = load_grammar(params.grammar) if params.grammar else None
+        grammar = load_grammar(params.grammar, f"{parts['name']}.grammar") if params.grammar else None
         return cls(sampling=params, prompt=prompt or params.prompt, grammar=grammar, **parts)
 
 
