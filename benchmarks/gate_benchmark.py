@@ -32,19 +32,20 @@ from collections.abc import Callable
 from pathlib import Path
 
 from synthempathy.params import FilterParams, load_params
-from synthempathy.quality import CHECKS, GATES, first_gate_problem, first_problem
+from synthempathy.quality import (CHECKS, GATES, first_gate_problem, first_problem, gate_cause, gate_emotion,
+                                  gate_first_person, gate_second_person, gate_topic)
 from synthempathy.records import Pair
 
 LABELS = Path(__file__).parent.parent / "tests" / "data" / "gate_labels.jsonl"
 FIELDS = ("explanation", "response")
 GATE_REASON = {"gate_emotion": "bad_emotion", "gate_cause": "bad_cause", "gate_first_person": "not_first_person",
                "gate_second_person": "not_second_person", "gate_topic": "off_topic"}
-SWEEPS = {
-    "emotion_max_words": [2, 3, 4, 5, 6, 8],
-    "cause_max_words": [15, 20, 25, 30, 40, 60],
-    "first_person_min": [0.0, 0.02, 0.03, 0.04, 0.05, 0.06, 0.08],
-    "third_person_min": [0.01, 0.02, 0.03, 0.05, 0.08, 1.01],
-    "topic_overlap_min": [0.0, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4],
+SWEEPS = {  # threshold -> (the gate it tunes, values tried)
+    "emotion_max_words": (gate_emotion, [2, 3, 4, 5, 6, 8]),
+    "cause_max_words": (gate_cause, [15, 20, 25, 30, 40, 60]),
+    "first_person_min": (gate_first_person, [0.0, 0.02, 0.03, 0.04, 0.05, 0.06, 0.08]),
+    "third_person_min": (gate_second_person, [0.01, 0.02, 0.03, 0.05, 0.08, 1.01]),
+    "topic_overlap_min": (gate_topic, [0.0, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4]),
 }
 
 
@@ -53,8 +54,9 @@ def load_labels(path: Path = LABELS) -> list[tuple[Pair, dict]]:
     rows = []
     for line in path.read_text(encoding="utf-8").splitlines():
         row = json.loads(line)
-        label = {"keep": row.pop("label") == "keep", "reasons": row.pop("reasons"), "variant": row.pop("variant"),
-                 "note": row.pop("note", "")}
+        label = {"keep": row.pop("label") == "keep", "reasons": row.pop("reasons")}
+        for unused in ("variant", "note"):
+            row.pop(unused, None)
         rows.append((Pair.model_validate({**row, "provenance": {}}), label))
     return rows
 
@@ -68,6 +70,11 @@ def score(flags: list[bool], rows: list[tuple[Pair, dict]], reason: str | None) 
             **({"right_why": round(sum(reason in lab["reasons"] for lab in flagged) / len(flagged), 3)
                 if flagged else None} if reason else {}),
             "recall": round(sum(wanted) / len(wanted), 3) if wanted else None, "labelled": len(wanted)}
+
+
+def with_gate(params: FilterParams, knob: str, value: float) -> FilterParams:
+    """`params` with one filter.gates threshold changed."""
+    return params.model_copy(update={"gates": params.gates.model_copy(update={knob: value})})
 
 
 def flags_of(check: Callable[[Pair], object], rows: list[tuple[Pair, dict]]) -> list[bool]:
@@ -105,17 +112,16 @@ def human_false_drops(directory: str, params: FilterParams) -> dict:
                or e.interpretation == 2]
 
     def rate(gate, pairs, knob, value):
-        swept = params.model_copy(update={"gates": params.gates.model_copy(update={knob: value})})
-        return round(sum(bool(gate(p, swept)) for p in pairs) / len(pairs), 3)
+        return round(sum(bool(gate(p, with_gate(params, knob, value))) for p in pairs) / len(pairs), 3)
 
     return {
         f"seeker posts ({len(as_pair)}) failing first_person_min={v}": rate(gate_first_person, as_pair,
                                                                             "first_person_min", v)
-        for v in SWEEPS["first_person_min"]
+        for v in SWEEPS["first_person_min"][1]
     } | {
         f"strong ER/IP replies ({len(replies)}) failing third_person_min={v}": rate(
             gate_second_person, replies, "third_person_min", v)
-        for v in SWEEPS["third_person_min"]
+        for v in SWEEPS["third_person_min"][1]
     }
 
 
@@ -131,12 +137,10 @@ def main() -> None:
     for name, figures in report(rows, params).items():
         print(f"  {name:32} {figures}")
     if args.sweep:
-        for knob, values in SWEEPS.items():
-            gate = next(g for g in GATES if knob.split("_")[0] in g.__name__) if knob != "third_person_min" \
-                else GATES[3]
+        for knob, (gate, values) in SWEEPS.items():
             for value in values:
-                swept = params.model_copy(update={"gates": params.gates.model_copy(update={knob: value})})
-                figures = score(flags_of(lambda p: gate(p, swept), rows), rows, GATE_REASON[gate.__name__])
+                figures = score(flags_of(lambda p: gate(p, with_gate(params, knob, value)), rows), rows,
+                                GATE_REASON[gate.__name__])
                 print(f"  sweep {knob}={value}: {figures}")
     if args.epitome:
         for name, share in human_false_drops(args.epitome, params).items():

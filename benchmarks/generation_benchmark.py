@@ -251,13 +251,15 @@ def loadavg() -> str:
 
 
 def main() -> None:
+    from synthempathy.llm.amx_workaround import SETTINGS
+
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--items", type=int, default=8)
     ap.add_argument("--max-tokens", type=int, default=96)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=2025, help="llm.seed (per-item seeds derive from it)")
     ap.add_argument("--batch-size", type=int, default=8, help="llm.batch_size of the batched variant")
-    ap.add_argument("--cpu-repack", choices=["auto", "true", "false"], default="auto",
+    ap.add_argument("--cpu-repack", choices=list(SETTINGS), default="auto",
                     help="llm.cpu_repack of the pipeline and batched variants")
     ap.add_argument("--variants", default="pipeline,bare,bare-reset,batched",
                     help="comma-separated, run in this order")
@@ -271,8 +273,6 @@ def main() -> None:
 
     params = load_params(ROOT / "params.yaml")
     gen_params = params.respond.model_copy(update={"max_tokens": args.max_tokens, "stop": []})
-    from synthempathy.llm.amx_workaround import SETTINGS
-
     cpu_repack = SETTINGS[args.cpu_repack]
     llm_params = LLMParams(n_threads=args.threads, n_ctx=2048, seed=args.seed, max_attempts=1, batch_size=1,
                            cpu_repack=cpu_repack)

@@ -88,10 +88,9 @@ def run_variant(name: str, calls: list[tuple[str, str | None, object, str]], exa
                                   (Step("scores", single_line=grammar is None),), grammar, check)
             outcomes = generator.run(items)
             tokenizer = backend.llm if hasattr(backend, "llm") else None
-            for item, outcome in zip(items, outcomes):
-                if tokenizer is not None:
-                    text = template.render(**item.values).text
-                    cost["prompt_tokens"] += len(tokenizer.tokenize(text.encode(), add_bos=True, special=True))
+            if tokenizer is not None:
+                cost["prompt_tokens"] += sum(len(tokenizer.tokenize(template.render(**item.values).text.encode(),
+                                                                   add_bos=True, special=True)) for item in items)
         finally:
             backend.close()
         cost["calls"] += generator.stats.model_calls + generator.stats.cache_hits

@@ -15,7 +15,7 @@ of the judge that produced them, from calibration/calibrated_judges.json
 import sys
 from collections import Counter
 
-from synthempathy.calibration import calibration_metrics_of, calibration_of, read_calibrated
+from synthempathy.calibration import calibration_metrics_of, calibration_of, qwk_text, read_calibrated
 from synthempathy.jsonl import read_records, write_csv, write_json
 from synthempathy.judge import MECHANISMS, SHORT, epitome_stats
 from synthempathy.params import Params, load_params
@@ -91,8 +91,7 @@ def main() -> None:
     write_json(METRICS, metrics)
     write_plots(pairs, judgements, ev.histogram_bin_words)
     total = metrics["epitome"]["total"]["mean"]
-    trust = ("judge not calibrated" if calibration is None else "judge test QWK " + ", ".join(
-        f"{name} {calibration['qwk'][name]:+.2f}" for name in SHORT.values()))
+    trust = "judge not calibrated" if calibration is None else f"judge test QWK {qwk_text(calibration, signed=True)}"
     print(
         f"evaluate: {len(pairs)} pairs; EPITOME total {total}/6 over {len(judgements)} judged ({trust}); "
         f"explanation words {lengths['explanation']['mean']} (paper {ev.paper.explanation_words_mean}), "

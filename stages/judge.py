@@ -13,11 +13,9 @@ joined to pairs by id) and data/judged/failed.jsonl (pairs whose judgement
 never validated; the classifier always answers).
 """
 
-import sys
-
 from synthempathy import classifier
 from synthempathy.generate import Item
-from synthempathy.jsonl import read_records, write_json, write_records
+from synthempathy.jsonl import read_records
 from synthempathy.judge import judge_stage
 from synthempathy.params import load_params
 from synthempathy.records import Pair
@@ -32,13 +30,7 @@ def main() -> None:
     params = load_params()
     pairs = read_records(IN, Pair)
     if params.judge.scorer == "classifier":
-        judgements = classifier.judge_pairs(pairs, params.judge.classifier, params.calibration)
-        write_records(OUT, judgements)
-        write_records(FAILED, [])
-        model = {"name": classifier.NAME, "sha256": judgements[0].provenance.model_sha256 if judgements else ""}
-        write_json(METRICS, {"items": len(pairs), "kept": len(judgements), "rejected": {}, "retries": 0,
-                             "completion_tokens": 0, "model": model})
-        print(f"judge: {len(pairs)} pairs scored by the classifier {params.judge.classifier}", file=sys.stderr)
+        classifier.run_judge(pairs, params, OUT, FAILED, METRICS)
         return
     stage = judge_stage(params, category=lambda pair: pair.category)
     inputs = [(p, Item(id=p.id, values={"explanation": p.explanation, "response": p.response})) for p in pairs]

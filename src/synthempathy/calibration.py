@@ -82,10 +82,15 @@ def judge_identity(provenance: Provenance | ClassifierProvenance) -> dict:
     sampling (not the seed, batch or CPU, which change single answers but not the judge's
     design); for a classifier the file's hash."""
     if isinstance(provenance, ClassifierProvenance):
-        return {"scorer": "classifier", "model_sha256": provenance.model_sha256}
+        return classifier_identity(provenance.model_sha256)
     return {"scorer": "llm", "model_sha256": provenance.model_sha256, "prompt_sha256": provenance.prompt_sha256,
             "grammar_sha256": provenance.grammar_sha256, "prompt_format": provenance.prompt_format,
             "sampling": provenance.sampling}
+
+
+def classifier_identity(sha256: str) -> dict:
+    """A trained classifier is the file it was saved to."""
+    return {"scorer": "classifier", "model_sha256": sha256}
 
 
 def calibrated_judges(metrics: Mapping, llm: Provenance | None, classifier_sha256: str) -> list[dict]:
@@ -95,8 +100,7 @@ def calibrated_judges(metrics: Mapping, llm: Provenance | None, classifier_sha25
                 "qwk": {SHORT[m]: figures[SHORT[m]]["qwk"] for m in MECHANISMS}}
 
     entries = [entry(judge_identity(llm), metrics["llm"])] if llm is not None else []
-    classifier = {"scorer": "classifier", "model_sha256": classifier_sha256}
-    return entries + [entry(classifier, metrics["classifier_all_test"])]
+    return entries + [entry(classifier_identity(classifier_sha256), metrics["classifier_all_test"])]
 
 
 def read_calibrated(path: str | Path = CALIBRATED) -> list[dict]:
@@ -113,6 +117,12 @@ def calibration_of(judgements: Sequence[Judgement], calibrated: Sequence[Mapping
         return None
     (identity,) = identities
     return next((e for e in calibrated if json.dumps(e["judge"], sort_keys=True) == identity), None)
+
+
+def qwk_text(entry: Mapping, signed: bool = False) -> str:
+    """ "ER 0.02, IP 0.10, EX 0.02": a calibration entry's QWK per mechanism, in EPITOME's order."""
+    spec = "+.2f" if signed else ".2f"
+    return ", ".join(f"{name} {entry['qwk'][name]:{spec}}" for name in SHORT.values())
 
 
 def calibration_metrics_of(entry: Mapping | None) -> dict:

@@ -16,8 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from .calibration import CALIBRATED, calibration_of, read_calibrated
-from .judge import SHORT
+from .calibration import CALIBRATED, calibration_of, qwk_text, read_calibrated
 from .params import load_params
 from .jsonl import read_records
 from .records import ClassifierProvenance, Judgement, Pair, Provenance
@@ -69,10 +68,9 @@ def judge_trust(judgements: list[Judgement], calibrated_at: str | None, calibrat
     if entry is None:
         return ("**Judge not calibrated.** The judge that produced the EPITOME scores above was never compared with "
                 "human labels, so treat them as unvalidated (README of the source repository, 'Calibrate the judge').")
-    qwk = ", ".join(f"{name} {entry['qwk'][name]:.2f}" for name in SHORT.values())
     scorer = "trained classifier" if entry["judge"]["scorer"] == "classifier" else "LLM judge"
     return (f"The {scorer} that produced the EPITOME scores above agrees with EPITOME's human labels on "
-            f"{entry['test_pairs']} held-out Reddit pairs with quadratic weighted kappa {qwk} "
+            f"{entry['test_pairs']} held-out Reddit pairs with quadratic weighted kappa {qwk_text(entry)} "
             f"(0 is chance, 1 perfect; calibration of {calibrated_at or 'an uncommitted state'}, "
             f"`{CALIBRATED}`). EPITOME's own RoBERTa classifiers reach accuracy 0.82-0.91 on that data.")
 

@@ -16,14 +16,15 @@ rare for IP and EX and an unweighted model would never predict it.
 from __future__ import annotations
 
 import pickle
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from .errors import UserError
-from .jsonl import write_atomic
+from .jsonl import write_atomic, write_json, write_records
 from .judge import MECHANISMS
 from .models import file_sha256
-from .params import CalibrationParams, ClassifierParams
+from .params import CalibrationParams, ClassifierParams, Params
 from .records import ClassifierProvenance, EpitomeExample, Judgement, Pair
 
 FORMAT = "synthempathy-epitome-classifier-2"
@@ -128,3 +129,15 @@ def judge_pairs(pairs: Sequence[Pair], path: str | Path, calibration: Calibratio
     levels = predict(bundle, [p.explanation for p in pairs], [p.response for p in pairs])
     return [Judgement(id=p.id, category=p.category, **{m: levels[m][i] for m in MECHANISMS}, provenance=provenance)
             for i, p in enumerate(pairs)]
+
+
+def run_judge(pairs: Sequence[Pair], params: Params, out_path: str, failed_path: str, metrics_path: str) -> None:
+    """The judge stage with judge.scorer: classifier: the same three files as the LLM judge
+    (stage.run_generation), with nothing failed, retried or generated."""
+    judgements = judge_pairs(pairs, params.judge.classifier, params.calibration)
+    write_records(out_path, judgements)
+    write_records(failed_path, [])
+    model = {"name": NAME, "sha256": judgements[0].provenance.model_sha256 if judgements else ""}
+    write_json(metrics_path, {"items": len(pairs), "kept": len(judgements), "rejected": {}, "retries": 0,
+                              "completion_tokens": 0, "model": model})
+    print(f"judge: {len(pairs)} pairs scored by the classifier {params.judge.classifier}", file=sys.stderr)

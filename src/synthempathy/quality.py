@@ -86,6 +86,7 @@ can could did do does doing down during each even every few for from get got had
 him his how if in into is it its just like more most much no not now of off on once only or other our out over own
 really same she should so some still such than that the their them then there these they this those through to too
 under until up very was we were what when where which while who why will with would yet""".split())
+NOT_CONTENT = STOPWORDS | FIRST_PERSON | SECOND_PERSON
 
 
 def _words(text: str) -> list[str]:
@@ -99,7 +100,7 @@ def _share(text: str, vocabulary: frozenset[str]) -> float:
 
 def _stems(text: str) -> set[str]:
     """Content words cut to 5 letters, a crude stemmer that makes 'deadline' and 'deadlines' one."""
-    return {w[:5] for w in _words(text) if w not in STOPWORDS and w not in FIRST_PERSON | SECOND_PERSON and len(w) > 2}
+    return {w[:5] for w in _words(text) if w not in NOT_CONTENT and len(w) > 2}
 
 
 def topic_overlap(explanation: str, source: str) -> float:
@@ -118,8 +119,9 @@ def _malformed(field: str, text: str | None, max_words: int) -> tuple[str, str] 
         return reason, f"{field}: starts with a label: {text[:40]!r}"
     if LIST_ITEM.match(text):
         return reason, f"{field}: a list item: {text[:40]!r}"
-    if words(text) > max_words:
-        return reason, f"{field}: {words(text)} words > {max_words}"
+    n = words(text)
+    if n > max_words:
+        return reason, f"{field}: {n} words > {max_words}"
     return None
 
 
