@@ -1,29 +1,31 @@
 """Stage 1, brainstorm: N short stories per stressor seed (paper: 20 per seed).
 
-Reads data/seeds/stressors.yaml, writes data/stories/stories.jsonl with exact
-duplicates (after normalisation) moved to data/stories/rejects.jsonl.
+Reads the seed set (data/taxonomy/seeds.jsonl, from the seeds stage), writes
+data/stories/stories.jsonl with exact and near duplicates moved to
+data/stories/rejects.jsonl.
 """
 
 from synthempathy.generate import Item, Step
+from synthempathy.jsonl import read_records
 from synthempathy.params import load_params
 from synthempathy.quality import dedupe_field
-from synthempathy.records import Story
-from synthempathy.seeds import load_seeds, select_seeds
+from synthempathy.records import Seed, Story
 from synthempathy.stage import GenerationStage, entry_point, run_generation
 
-SEEDS = "data/seeds/stressors.yaml"
+SEEDS = "data/taxonomy/seeds.jsonl"
 OUT, REJECTS, METRICS = "data/stories/stories.jsonl", "data/stories/rejects.jsonl", "metrics/brainstorm.json"
 
 
 @entry_point
 def main() -> None:
     params = load_params()
-    seeds = select_seeds(load_seeds(SEEDS), params.scale)
-    inputs = [
-        (seed, Item(id=f"{seed.id}-{n:02d}", values={"situation": seed.situation}))
-        for seed in seeds
-        for n in range(params.scale.stories_per_seed)
-    ]
+    seeds = read_records(SEEDS, Seed)
+    inputs, position = [], {}
+    for i, seed in enumerate(seeds):
+        for n in range(params.scale.stories_per_seed):
+            item = Item(id=f"{seed.id}-{n:02d}", values={"situation": seed.situation})
+            inputs.append((seed, item))
+            position[item.id] = (n, i)
     stage = GenerationStage.of(
         params.brainstorm,
         name="brainstorm",
@@ -34,7 +36,10 @@ def main() -> None:
             situation=seed.situation, story=fields["story"], provenance=prov,
         ),
     )
-    run_generation(stage, params, inputs, OUT, REJECTS, METRICS, postprocess=dedupe_field("story", "brainstorm"),
+    # Of two copies, the lower story number wins (then the earlier seed): raising
+    # scale.stories_per_seed then never drops a story that was already kept.
+    run_generation(stage, params, inputs, OUT, REJECTS, METRICS,
+                   postprocess=dedupe_field("story", "brainstorm", priority=lambda story: position[story.id]),
                    extra_metrics={"seeds": len(seeds)})
 
 

@@ -56,11 +56,11 @@ def test_repro_builds_a_valid_corpus_with_metrics(project):
     assert "respond: 100%" in err  # progress bar reached the end
 
 
-def test_dag_shows_six_stages_in_order(project):
-    out = project.dvc("dag", "--md").stdout  # mermaid: node1["brainstorm"] ... node1-->node6
+def test_dag_shows_seven_stages_in_order(project):
+    out = project.dvc("dag", "--md").stdout  # mermaid: node1["seeds"] ... node1-->node7
     names = dict(re.findall(r'(node\d+)\["(\w+)"\]', out))
     edges = {(names[a], names[b]) for a, b in re.findall(r"(node\d+)-->(node\d+)", out)}
-    chain = ["brainstorm", "rewrite", "respond", "filter", "judge", "evaluate"]
+    chain = ["seeds", "brainstorm", "rewrite", "respond", "filter", "judge", "evaluate"]
     assert set(names.values()) == set(chain)
     assert set(zip(chain, chain[1:])) <= edges
 

@@ -22,6 +22,7 @@ from pydantic import (
 
 from .dedupe import NearDupParams
 from .errors import UserError
+from .seeds import SEED_DIR
 from .toxicity import ToxicityParams
 
 
@@ -129,8 +130,9 @@ class ScaleParams(Section):
     """How much to generate: the default is small enough for a laptop CPU."""
 
     categories: list[str] = Field(default_factory=list)
-    """Stressor categories to use; empty means all in the seed file."""
+    """Stressor categories to use; empty means all the taxonomy declares."""
     seeds_per_category: int = Field(3, ge=1)
+    """Seeds per category, taken from the seed files in order; the seeds stage writes the rest."""
     stories_per_seed: int = Field(3, ge=1)
     """The paper brainstormed 20 stories per seed."""
 
@@ -154,6 +156,40 @@ class GenerationParams(SamplingParams):
     """Template path, relative to the project root (listed as a dep in dvc.yaml)."""
     grammar: str | None = None
     """Optional llama.cpp GBNF grammar file that constrains the output's shape."""
+
+
+class SeedParams(GenerationParams):
+    """The seeds stage: which seed files to read, and how to write more when they run short."""
+
+    prompt: str = Field("prompts/seeds.txt", min_length=1)
+    files: list[str] = Field(default_factory=lambda: ["data/seeds/stressors.yaml"], min_length=1)
+    """Seed files under data/seeds/ (the folder the stage depends on): the taxonomy, which
+    declares the categories, and any CSV, JSONL or YAML of rows (README, "Bring your own seeds")."""
+    columns: dict[Literal["text", "category", "id"], str] = Field(
+        default_factory=lambda: {"text": "text", "category": "category", "id": "id"})
+    """Column (CSV) or key (JSONL, YAML rows) names of the text, category and optional id."""
+    examples: int = Field(3, ge=1)
+    """Situations of the category shown to the model per call, drawn from the seed files."""
+    max_candidates: float = Field(4.0, ge=1.0)
+    """A category stops growing after this many candidates per missing seed (the rest were
+    duplicates or invalid); metrics/seeds.json counts the seeds still missing."""
+
+    @field_validator("files")
+    @classmethod
+    def _under_seed_dir(cls, files: list[str]) -> list[str]:
+        for path in files:
+            if Path(path).is_absolute() or SEED_DIR not in Path(path).parents:
+                raise ValueError(f"{path} must be under {SEED_DIR}/ (the folder dvc.yaml tracks, so edits "
+                                 "re-run the stage)")
+        return files
+
+    @field_validator("columns")
+    @classmethod
+    def _text_and_category(cls, columns: dict[str, str]) -> dict[str, str]:
+        missing = {"text", "category"} - set(columns)
+        if missing:
+            raise ValueError(f"needs {sorted(missing)} (id is optional)")
+        return columns
 
 
 class RespondParams(GenerationParams):
@@ -278,6 +314,7 @@ class ReleaseParams(Section):
 class Params(Section):
     llm: LLMParams = LLMParams()
     scale: ScaleParams = ScaleParams()
+    seeds: SeedParams = SeedParams()
     brainstorm: GenerationParams
     rewrite: GenerationParams
     respond: RespondParams

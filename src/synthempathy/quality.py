@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -216,9 +217,11 @@ def drop_toxic(records: Sequence[BaseModel], fields: Sequence[str], params: Toxi
     return kept, dropped
 
 
-def dedupe(records: Sequence[BaseModel], field: str, params: NearDupParams, stage: str) -> tuple[list, list[Reject]]:
-    """Drop exact and near duplicates of `field`; the first by id wins, input order is kept."""
-    ordered = sorted(records, key=lambda r: r.id)
+def dedupe(records: Sequence[BaseModel], field: str, params: NearDupParams, stage: str,
+           priority: Callable[[Any], Any] | None = lambda r: r.id) -> tuple[list, list[Reject]]:
+    """Drop exact and near duplicates of `field`, keeping input order. Of two copies the one
+    first by `priority` wins (default: by id; None: the earlier in the input)."""
+    ordered = sorted(records, key=priority) if priority else list(records)
     found = find_duplicates([getattr(r, field) for r in ordered], params) if params.enabled else []
     drop = {ordered[d.index].id: d for d in found}
     kept, dropped = [], []
@@ -235,10 +238,11 @@ def dedupe(records: Sequence[BaseModel], field: str, params: NearDupParams, stag
     return kept, dropped
 
 
-def dedupe_field(field: str, stage: str) -> Callable[[list, Params], tuple[list, list[Reject]]]:
+def dedupe_field(field: str, stage: str, priority: Callable[[Any], Any] | None = lambda r: r.id
+                 ) -> Callable[[list, Params], tuple[list, list[Reject]]]:
     """A generation-stage postprocess that dedupes `field` with the filter.near_dup params."""
 
     def postprocess(records: list, params: Params) -> tuple[list, list[Reject]]:
-        return dedupe(records, field, params.filter.near_dup, stage)
+        return dedupe(records, field, params.filter.near_dup, stage, priority)
 
     return postprocess

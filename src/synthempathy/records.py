@@ -38,11 +38,15 @@ class Provenance(Record):
 
 
 class Seed(Record):
-    """A stressor situation from the seed taxonomy (git-tracked YAML)."""
+    """A stressor situation: from a seed file in data/seeds/, or written by the seeds stage."""
 
     id: str
     category: str
     situation: str
+    source: str | None = None
+    """file:line it was read from, or `grown` when the seeds stage wrote it."""
+    provenance: dict[str, Provenance] = Field(default_factory=dict)
+    """For a grown seed: how the seeds stage made it (stories built on it inherit this)."""
 
 
 class Story(Record):

@@ -13,7 +13,8 @@ import faulthandler
 import os
 import sys
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import wraps
 from typing import Any
@@ -85,21 +86,24 @@ class GenerationStage:
         return cls(sampling=params, prompt=prompt or params.prompt, grammar=grammar, **parts)
 
 
-def run_generation(stage: GenerationStage, params: Params, inputs: Sequence[tuple[Any, Item]],
-                   out_path: str, rejects_path: str, metrics_path: str,
-                   postprocess: Postprocess | None = None, extra_metrics: dict | None = None) -> list[BaseModel]:
-    """Generate one output per input, write outs, rejects and metrics; return the kept records."""
+@contextmanager
+def generator_for(stage: GenerationStage, params: Params) -> Iterator[Generator]:
+    """A Generator for `stage` with the request cache open; the model loads on the first cache miss."""
     template = load_template(stage.prompt, stage.variables)
     llm = stage.llm or params.llm
     cache = RequestCache()
     backend = make_backend(llm)
     try:
-        generator = Generator(stage.name, template, stage.sampling, llm, backend, cache, stage.steps,
-                              stage.grammar, stage.check)
-        outcomes = generator.run([item for _, item in inputs])
+        yield Generator(stage.name, template, stage.sampling, llm, backend, cache, stage.steps,
+                        stage.grammar, stage.check)
     finally:
         backend.close()
         cache.close()
+
+
+def build_records(stage: GenerationStage, inputs: Sequence[tuple[Any, Item]],
+                  outcomes: Sequence[Outcome]) -> tuple[list[BaseModel], list[Reject]]:
+    """(kept records, rejects) from a run's outcomes; each record's provenance gains this stage's."""
     kept, rejects = [], []
     for (record, item), outcome in zip(inputs, outcomes):
         if outcome.fields is None:
@@ -108,6 +112,16 @@ def run_generation(stage: GenerationStage, params: Params, inputs: Sequence[tupl
         provenance = dict(getattr(record, "provenance", {}) or {})
         provenance[stage.name] = outcome.provenance
         kept.append(stage.build(record, item, outcome.fields, provenance))
+    return kept, rejects
+
+
+def run_generation(stage: GenerationStage, params: Params, inputs: Sequence[tuple[Any, Item]],
+                   out_path: str, rejects_path: str, metrics_path: str,
+                   postprocess: Postprocess | None = None, extra_metrics: dict | None = None) -> list[BaseModel]:
+    """Generate one output per input, write outs, rejects and metrics; return the kept records."""
+    with generator_for(stage, params) as generator:
+        outcomes = generator.run([item for _, item in inputs])
+    kept, rejects = build_records(stage, inputs, outcomes)
     dropped: list[Reject] = []
     if postprocess is not None:
         kept, dropped = postprocess(kept, params)
@@ -121,7 +135,7 @@ def run_generation(stage: GenerationStage, params: Params, inputs: Sequence[tupl
         "rejected": dict(sorted(Counter(r.reason for r in rejects).items())),
         "retries": stats.retries,
         "completion_tokens": stats.completion_tokens,
-        "model": {"name": backend.model.name, "sha256": backend.model.sha256},
+        "model": {"name": generator.backend.model.name, "sha256": generator.backend.model.sha256},
         **(extra_metrics or {}),
     }
     write_json(metrics_path, metrics)
