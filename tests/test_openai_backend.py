@@ -176,7 +176,7 @@ class InFlight(Backend):
 def test_run_through_server_gives_records_with_provenance_then_cache_hits(server):
     llm = openai_llm(server.base_url)
     first, stats1, backend = run(items(SITUATIONS[:3]), llm)
-    assert backend.url == f"{server.base_url}/completions"
+    assert backend.urls == [f"{server.base_url}/completions"]
     assert stats1.model_calls >= 3 and stats1.cache_hits == 0
     kept = [o for o in first if o.fields is not None]
     assert kept, [o.reason for o in first]
@@ -239,7 +239,7 @@ def test_server_errors_grammar_length_and_chat(server):
     assert cut[0].reason == "truncated" and stats.model_calls == 2 and stats.retries == 1
 
     chat = make_backend(openai_llm(server.base_url, prompt_format="chat"))
-    assert chat.url == f"{server.base_url}/chat/completions"
+    assert chat.urls == [f"{server.base_url}/chat/completions"]
     reply = chat.complete(Prompt("", "Name one colour."), sampling_of(BRAINSTORM.model_copy(update={"max_tokens": 6})), 7)
     assert reply.prompt_format == "chat" and reply.finish_reason in ("stop", "length")
 
@@ -267,6 +267,35 @@ def test_server_killed_mid_stage_then_rerun_resumes_and_matches_uninterrupted(se
         dying.stop()
     assert stats.cache_hits == 3 and stats.model_calls == whole_stats.model_calls - 3
     assert fields_and_provenance(again) == fields_and_provenance(whole)
+
+
+def test_two_servers_share_the_work_and_one_killed_mid_stage_moves_its_work(server, embedded_model, tmp_path,
+                                                                             monkeypatch):
+    monkeypatch.setenv("SYNTHEMPATHY_CACHE_DIR", str(tmp_path / "one-server"))
+    whole, whole_stats, _ = run(items(), openai_llm(server.base_url))
+
+    dying = LlamaServer(embedded_model.path, tmp_path / "second.log").start()
+    try:
+        monkeypatch.setenv("SYNTHEMPATHY_CACHE_DIR", str(tmp_path / "two-servers"))
+        llm = openai_llm([dying.base_url, server.base_url], concurrency=2, max_retries=0)
+        served_before_kill = []
+
+        def kill_after_2(backend):
+            def after(n):
+                if n == 2:
+                    served_before_kill.extend(backend.served)
+                    dying.stop()
+            return InFlight(backend, after=after)
+
+        outcomes, stats, probe = run(items(), llm, wrap=kill_after_2)
+    finally:
+        dying.stop()
+    backend = probe.inner
+    assert served_before_kill[0] >= 1 and served_before_kill[1] >= 1  # round-robin used both
+    assert backend.served[0] == served_before_kill[0] or backend.served[0] == served_before_kill[0] + 1  # one in flight
+    assert sum(backend.served) == stats.model_calls == whole_stats.model_calls
+    assert [o.item.id for o in outcomes] == [f"i{n}" for n in range(len(SITUATIONS))]
+    assert fields_and_provenance(outcomes) == fields_and_provenance(whole)  # whichever server answered
 
 
 # -- a fake server, for what a real one cannot be made to do --------------------
@@ -374,6 +403,33 @@ def test_other_4xx_is_one_line_error_without_retry_and_key_is_masked(fake):
     assert KEY not in str(err.value) and "invalid token ***" in str(err.value) and f"${KEY_ENV}" in str(err.value)
 
 
+def test_refused_connection_moves_the_request_to_the_next_server_at_once(fake):
+    srv = fake()
+    dead = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
+    backend, sleeps = backend_for([dead, srv.base_url], max_retries=0)
+    for _ in range(3):
+        assert backend.complete(PROMPT, SAMPLING, 1).text == " fine"
+    assert backend.served == [0, 3] and sleeps == []  # no retry spent, no backoff: the dead one is skipped
+    assert len(srv.requests) == 3
+
+    both_dead, sleeps = backend_for([dead, f"http://127.0.0.1:{free_port()}/v1"], max_retries=1)
+    with pytest.raises(UserError) as err:
+        both_dead.complete(PROMPT, SAMPLING, 1)
+    msg = str(err.value)
+    assert msg.startswith("2 servers (") and "gave up after 2 tries" in msg and "cannot connect" in msg
+    assert len(sleeps) == 1  # one backoff, before the one retry
+
+
+def test_requests_alternate_between_servers_and_a_5xx_goes_to_the_other(fake):
+    first, second = fake((503, "busy", {})), fake()
+    backend, sleeps = backend_for([first.base_url, second.base_url], max_retries=2)
+    backend.complete(PROMPT, SAMPLING, 1)  # first answers 503; the retry goes to the second
+    assert (len(first.requests), len(second.requests), len(sleeps)) == (1, 1, 1)
+    for _ in range(4):
+        backend.complete(PROMPT, SAMPLING, 1)
+    assert backend.served == [2, 3]  # round-robin over both
+
+
 def test_gives_up_naming_url_and_last_error(fake):
     srv = fake(*[(503, {"detail": "overloaded"}, {})] * 3)
     backend, sleeps = backend_for(srv.base_url, max_retries=2)
@@ -469,6 +525,13 @@ def write_llm(tmp_path: Path, **llm) -> Path:
 OPENAI = {"backend": "openai", "base_url": "http://gpu-box:8080/v1/", "served_model": "qwen2.5-7b"}
 
 
+def test_base_url_list_loads_as_several_servers(tmp_path):
+    llm = load_params(write_llm(tmp_path, **{**OPENAI, "base_url": ["http://a:1/v1/", "http://b:2/v1"]})).llm
+    assert llm.base_urls == ["http://a:1/v1", "http://b:2/v1"]
+    assert make_backend(llm).urls == ["http://a:1/v1/completions", "http://b:2/v1/completions"]
+    assert load_params(write_llm(tmp_path, **OPENAI)).llm.base_urls == ["http://gpu-box:8080/v1"]
+
+
 def test_openai_params_load_with_defaults(tmp_path):
     llm = load_params(write_llm(tmp_path, **OPENAI)).llm
     assert llm.base_url == "http://gpu-box:8080/v1"
@@ -495,6 +558,9 @@ def test_openai_params_load_with_defaults(tmp_path):
     ({"concurrency": 4}, "llm.concurrency", "only used with llm.backend openai"),
     ({"base_url": "http://gpu-box:8080/v1"}, "llm.base_url", "only used with llm.backend openai"),
     ({"api_key_env": "MY_KEY"}, "llm.api_key_env", "only used with llm.backend openai"),
+    ({**OPENAI, "base_url": []}, "llm.base_url", "needs at least one server"),
+    ({**OPENAI, "base_url": ["http://a:1/v1", "b:2/v1"]}, "llm.base_url", "'b:2/v1' must start with http://"),
+    ({**OPENAI, "base_url": ["http://a:1/v1", "http://a:1/v1/"]}, "llm.base_url", "lists a server twice"),
 ])
 def test_openai_params_errors_name_the_key(tmp_path, llm, key, problem):
     path = write_llm(tmp_path, **llm)

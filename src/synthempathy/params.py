@@ -67,8 +67,10 @@ class LLMParams(Section):
     seed: int = Field(2025, ge=0)
     max_attempts: int = Field(3, ge=1, le=20)
     """Tries per item (each with a new derived seed) before the item is rejected."""
-    base_url: str | None = Field(None, validate_default=True)
-    """backend openai: the server's OpenAI API root including /v1, e.g. http://127.0.0.1:8080/v1."""
+    base_url: str | list[str] | None = Field(None, validate_default=True)
+    """backend openai: the server's OpenAI API root including /v1, e.g. http://127.0.0.1:8080/v1,
+    or a list of servers serving the same model: requests are spread over them and move away
+    from one that goes down (llm/openai_server.py)."""
     served_model: str | None = Field(None, min_length=1, validate_default=True)
     """backend openai: the model name the server serves (listed by GET <base_url>/models);
     sent as `model` in every request and recorded as the model name in provenance."""
@@ -80,7 +82,8 @@ class LLMParams(Section):
     """backend openai: name of the environment variable holding the API key, sent as
     `Authorization: Bearer`; unset or empty means no key. The key never goes into params."""
     concurrency: int = Field(1, ge=1, le=256)
-    """backend openai: requests in flight at once (match the server's slots, e.g. llama-server --parallel N)."""
+    """backend openai: requests in flight at once, across all servers (match the sum of their
+    slots, e.g. two llama-server --parallel 4: 8)."""
     timeout_s: float = Field(600.0, gt=0)
     """backend openai: seconds to wait for one answer, including time queued at the server."""
     max_retries: int = Field(5, ge=0, le=20)
@@ -118,12 +121,24 @@ class LLMParams(Section):
             example = "e.g. http://127.0.0.1:8080/v1" if info.field_name == "base_url" else "the model name GET <base_url>/models lists"
             raise ValueError(f"required with llm.backend openai ({example})")
         if info.field_name == "base_url":
-            if not value.startswith(("http://", "https://")):
-                raise ValueError("must start with http:// or https:// (e.g. http://127.0.0.1:8080/v1)")
-            if "@" in value.split("/", 3)[2]:
-                raise ValueError("must not hold credentials; put the API key in the environment variable named by llm.api_key_env")
-            return value.rstrip("/")
+            urls = [value] if isinstance(value, str) else value
+            if not urls:
+                raise ValueError("needs at least one server")
+            for url in urls:
+                if not url.startswith(("http://", "https://")):
+                    raise ValueError(f"{url!r} must start with http:// or https:// (e.g. http://127.0.0.1:8080/v1)")
+                if "@" in url.split("/", 3)[2]:
+                    raise ValueError("must not hold credentials; put the API key in the environment variable named by llm.api_key_env")
+            cleaned = [url.rstrip("/") for url in urls]
+            if len(set(cleaned)) < len(cleaned):
+                raise ValueError("lists a server twice")
+            return cleaned[0] if isinstance(value, str) else cleaned
         return value
+
+    @property
+    def base_urls(self) -> list[str]:
+        """llm.base_url as a list (one or more servers)."""
+        return [self.base_url] if isinstance(self.base_url, str) else list(self.base_url or [])
 
 
 class ScaleParams(Section):

@@ -27,11 +27,19 @@ the identity, so moving the server or adding replicas keeps the cache; giving
 different weights the same served name without model_sha256 would mix their
 cached results.
 
-Retries: HTTP 429 and 5xx, timeouts and connection errors are retried
-`llm.max_retries` times with exponential backoff (`backoff_base_s` doubling up
-to `backoff_max_s`, times a random factor in [0.5, 1], at least the server's
-Retry-After); the same request and seed are resent. Any other 4xx is a one-line
-UserError with the status and the server's message.
+Several servers: `llm.base_url` may be a list. Requests go round-robin to the
+servers that are up, `llm.concurrency` in flight across all of them. A server
+that refuses or drops a connection is marked down for `down_s` seconds and the
+request moves at once to the next server (no backoff, no retry counted); after
+`down_s` it gets requests again. Which server answered is in no key or record,
+so the cache makes the results the same whichever served them.
+
+Retries: HTTP 429 and 5xx, timeouts and connection errors when no other server
+is up are retried `llm.max_retries` times with exponential backoff
+(`backoff_base_s` doubling up to `backoff_max_s`, times a random factor in
+[0.5, 1], at least the server's Retry-After); the same request and seed are
+resent, to the next server. Any other 4xx is a one-line UserError with the
+status and the server's message.
 
 The API key is read from the environment variable named by llm.api_key_env
 (default SYNTHEMPATHY_API_KEY, deliberately not OPENAI_API_KEY so a key meant
@@ -112,7 +120,8 @@ class OpenAIServerBackend(Backend):
             )
         self.params = params
         self.configured_format = "chat" if params.prompt_format == "chat" else "completion"
-        self.url = f"{params.base_url}/{'chat/completions' if self.configured_format == 'chat' else 'completions'}"
+        path = "chat/completions" if self.configured_format == "chat" else "completions"
+        self.urls = [f"{base}/{path}" for base in params.base_urls]
         self.concurrency = params.concurrency
         self.model = ModelFile(
             name=params.served_model,
@@ -123,7 +132,35 @@ class OpenAIServerBackend(Backend):
         self._lock = threading.Lock()
         self._sleep = time.sleep
         self._random = random.Random()
+        self._turn = 0
+        self._down_until = [0.0] * len(self.urls)
         self.calls = 0
+        self.served = [0] * len(self.urls)
+        """Answers per server, in llm.base_url order."""
+
+    down_s = 30.0
+    """How long a server that refused or dropped a connection gets no requests."""
+
+    def _up(self, avoid: int | None = None) -> list[int]:
+        now = time.monotonic()
+        return [i for i in range(len(self.urls)) if self._down_until[i] <= now and i != avoid]
+
+    def _pick(self, avoid: int | None = None) -> int:
+        """The next server round-robin among those up (`avoid` only if no other is); with none
+        up, the one whose down time ends first."""
+        with self._lock:
+            up = self._up(avoid) or self._up()
+            if not up:
+                return min(range(len(self.urls)), key=lambda i: self._down_until[i])
+            self._turn += 1
+            return up[(self._turn - 1) % len(up)]
+
+    def _mark_down(self, index: int) -> None:
+        with self._lock:
+            self._down_until[index] = time.monotonic() + self.down_s
+
+    def _where(self) -> str:
+        return self.urls[0] if len(self.urls) == 1 else f"{len(self.urls)} servers ({', '.join(self.urls)})"
 
     # -- the request -------------------------------------------------------
     def _body(self, prompt: Prompt, sampling: dict[str, Any], seed: int, grammar: str | None) -> dict[str, Any]:
@@ -144,16 +181,17 @@ class OpenAIServerBackend(Backend):
         return body
 
     def complete(self, prompt: Prompt, sampling: dict[str, Any], seed: int, grammar: str | None = None) -> Completion:
-        data = self._post(self._body(prompt, sampling, seed, grammar))
+        url, data = self._post(self._body(prompt, sampling, seed, grammar))
         field = "message.content" if self.configured_format == "chat" else "text"
         try:
             choice = data["choices"][0]
             text = choice["message"]["content"] if self.configured_format == "chat" else choice["text"]
         except (KeyError, IndexError, TypeError):
-            raise UserError(self._redact(f"{self.url}: answer has no choices[0].{field}: {_one_line(json.dumps(data))}")) from None
+            raise UserError(self._redact(f"{url}: answer has no choices[0].{field}: {_one_line(json.dumps(data))}")) from None
         usage = data.get("usage") or {}
         with self._lock:
             self.calls += 1
+            self.served[self.urls.index(url)] += 1
         return Completion(
             text=text or "",
             finish_reason="length" if choice.get("finish_reason") == "length" else "stop",
@@ -162,18 +200,21 @@ class OpenAIServerBackend(Backend):
         )
 
     # -- HTTP with retries -------------------------------------------------
-    def _post(self, body: dict[str, Any]) -> dict[str, Any]:
+    def _post(self, body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """(the URL that answered, its JSON answer)."""
         payload = json.dumps(body, ensure_ascii=False).encode("utf-8")
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if self._key:
             headers["Authorization"] = f"Bearer {self._key}"
         tries = self.params.max_retries + 1
-        problem, retry_after = "", None
-        for attempt in range(tries):
-            if attempt:
+        problem, retry_after, attempt, index, wait = "", None, 0, None, False
+        while attempt < tries:
+            if wait:
                 self._sleep(self.backoff(attempt, retry_after))
-            retry_after = None
-            request = urllib.request.Request(self.url, data=payload, headers=headers, method="POST")
+            index = self._pick(avoid=index)
+            url, retry_after = self.urls[index], None
+            failed_over = False
+            request = urllib.request.Request(url, data=payload, headers=headers, method="POST")
             try:
                 with urllib.request.urlopen(request, timeout=self.params.timeout_s) as response:
                     raw = response.read()
@@ -182,33 +223,42 @@ class OpenAIServerBackend(Backend):
                     message = _server_message(exc.read())
                 except (OSError, http.client.HTTPException):
                     message = exc.reason or "(no body)"
-                if exc.code == 429 or exc.code >= 500:
-                    problem, retry_after = f"HTTP {exc.code}: {message}", _retry_after(exc.headers)
-                    continue
-                raise UserError(self._redact(f"{self.url}: HTTP {exc.code}: {message}{self._hint(exc.code)}")) from None
+                if exc.code != 429 and exc.code < 500:
+                    raise UserError(self._redact(f"{url}: HTTP {exc.code}: {message}{self._hint(exc.code)}")) from None
+                problem, retry_after = f"HTTP {exc.code}: {message}", _retry_after(exc.headers)
             except TimeoutError:
                 problem = f"no answer within llm.timeout_s={self.params.timeout_s:g}s"
-                continue
             except urllib.error.URLError as exc:
                 if isinstance(exc.reason, TimeoutError):
                     problem = f"no answer within llm.timeout_s={self.params.timeout_s:g}s"
                 else:
-                    problem = f"cannot connect: {exc.reason}"
-                continue
+                    problem, failed_over = f"cannot connect: {exc.reason}", True
             except (OSError, http.client.HTTPException) as exc:
-                problem = f"connection lost: {type(exc).__name__}: {exc}".rstrip(": ")
-                continue
-            try:
-                data = json.loads(raw)
-            except ValueError:
-                raise UserError(self._redact(f"{self.url}: answer is not JSON: {_one_line(raw.decode('utf-8', 'replace'))}")) from None
-            if not isinstance(data, dict):
-                raise UserError(self._redact(f"{self.url}: answer is not a JSON object: {_one_line(raw.decode('utf-8', 'replace'))}"))
-            return data
+                problem, failed_over = f"connection lost: {type(exc).__name__}: {exc}".rstrip(": "), True
+            else:
+                return url, self._parse(url, raw)
+            if len(self.urls) > 1:
+                problem = f"{url}: {problem}"
+            if failed_over:
+                self._mark_down(index)
+                with self._lock:
+                    wait = not self._up()
+                if not wait:
+                    continue  # another server is up: the request moves there now, no retry spent
+            attempt, wait = attempt + 1, True
         raise UserError(self._redact(
-            f"{self.url}: gave up after {tries} {'try' if tries == 1 else 'tries'} "
+            f"{self._where()}: gave up after {tries} {'try' if tries == 1 else 'tries'} "
             f"(llm.max_retries={self.params.max_retries}); last error: {problem}"
         ))
+
+    def _parse(self, url: str, raw: bytes) -> dict[str, Any]:
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            raise UserError(self._redact(f"{url}: answer is not JSON: {_one_line(raw.decode('utf-8', 'replace'))}")) from None
+        if not isinstance(data, dict):
+            raise UserError(self._redact(f"{url}: answer is not a JSON object: {_one_line(raw.decode('utf-8', 'replace'))}"))
+        return data
 
     def backoff(self, attempt: int, retry_after: float | None = None) -> float:
         """Seconds to wait before retry number `attempt` (1-based)."""
