@@ -60,6 +60,8 @@ class RequestCache:
                 raise sqlite3.DatabaseError(ok)
             self._db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
             self._db.execute("CREATE TABLE IF NOT EXISTS requests (key TEXT PRIMARY KEY, result TEXT NOT NULL)")
+            self._db.execute("CREATE TABLE IF NOT EXISTS speeds (stage TEXT NOT NULL, model_sha256 TEXT NOT NULL, "
+                             "rows INTEGER NOT NULL, tokens INTEGER NOT NULL, seconds REAL NOT NULL)")
             self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
             version = self._db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()[0]
         except sqlite3.DatabaseError as exc:
@@ -97,6 +99,21 @@ class RequestCache:
                 self._db.execute("INSERT OR REPLACE INTO requests VALUES (?, ?)", (key, blob))
         except sqlite3.DatabaseError as exc:
             raise self._corrupt(exc) from None
+
+    def record_speed(self, stage: str, model_sha256: str, rows: int, tokens: int, seconds: float) -> None:
+        """Remember how fast a run generated (model tokens over wall seconds), for `synthempathy plan`.
+        Timing lives only here: outputs, metrics and keys never see it."""
+        with self._lock:
+            self._db.execute("INSERT INTO speeds VALUES (?, ?, ?, ?, ?)", (stage, model_sha256, rows, tokens, seconds))
+
+    def speed(self, stage: str, model_sha256: str, rows: int, last: int = 5) -> float | None:
+        """Generated tokens per second over the stage's last `last` recorded runs, or None."""
+        with self._lock:
+            found = self._db.execute(
+                "SELECT SUM(tokens), SUM(seconds) FROM (SELECT tokens, seconds FROM speeds WHERE stage=? AND "
+                "model_sha256=? AND rows=? ORDER BY rowid DESC LIMIT ?)", (stage, model_sha256, rows, last),
+            ).fetchone()
+        return found[0] / found[1] if found and found[1] else None
 
     def __len__(self) -> int:
         with self._lock:

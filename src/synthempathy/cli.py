@@ -1,6 +1,6 @@
 """The `synthempathy` command. The pipeline itself runs through `dvc repro`;
-this covers what happens around it: releases, and serving a GGUF for
-`llm.backend: openai` with the same CPU safeguards as the in-process backend."""
+this covers what happens around it: planning a run, releases, and serving a GGUF
+for `llm.backend: openai` with the same CPU safeguards as the in-process backend."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from .errors import UserError
 from .llm import amx_workaround
 from .release import RELEASE_CORPUS, release
 from .stage import entry_point
@@ -33,7 +34,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     srv.add_argument("--cpu-repack", choices=list(amx_workaround.SETTINGS), default="auto",
                      help="as llm.cpu_repack in params.yaml (default: auto)")
+    pln = commands.add_parser(
+        "plan", help="requests, tokens and hours each stage will take with the current params",
+        description="Estimate the run params.yaml describes, from the last metrics (tokens, retries and keep rate "
+                    "per item) and the speeds the request cache recorded. Runs nothing.",
+    )
+    pln.add_argument("--pairs", type=int, help="scale the plan to this many kept pairs (the paper: 105578)")
+    pln.add_argument("--tok-per-s", type=float, help="generated tokens per second to assume for every stage")
     args, rest = parser.parse_known_args(argv)
+    if args.command == "plan":
+        if rest:
+            parser.error(f"unrecognized arguments: {' '.join(rest)}")
+        print_plan(args.pairs, args.tok_per_s)
+        return
     if args.command == "serve":
         serve(args.cpu_repack, rest)  # every other argument is llama_cpp.server's
         return
@@ -42,6 +55,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     tag = release(args.version, remote=args.remote)
     print(f"released {tag}: {RELEASE_CORPUS} and the pipeline's data pushed to the DVC remote. "
           "Publish the tag with: git push --follow-tags", file=sys.stderr)
+
+
+def print_plan(pairs: int | None, tok_per_s: float | None) -> None:
+    from .params import load_params
+    from .plan import make_plan, render
+
+    if pairs is not None and pairs < 1:
+        raise UserError(f"--pairs must be at least 1 (got {pairs})")
+    if tok_per_s is not None and tok_per_s <= 0:
+        raise UserError(f"--tok-per-s must be positive (got {tok_per_s:g})")
+    params = load_params()
+    print(render(make_plan(params, pairs=pairs, tok_per_s=tok_per_s)))
 
 
 def serve(cpu_repack: str, server_args: list[str]) -> None:

@@ -212,7 +212,7 @@ class Generator:
 
     def run(self, items: Sequence[Item]) -> list[Outcome]:
         """Generate every item; outcomes in input order. Ctrl-C stops cleanly, keeping cached calls."""
-        start = time.monotonic()
+        start, tokens_before = time.monotonic(), self.stats.model_tokens
         outcomes: list[Outcome] = [None] * len(items)  # type: ignore[list-item]  # all filled on return
         done = 0
         bar = tqdm(total=len(items), desc=self.stage, unit="item", dynamic_ncols=True, file=sys.stderr)
@@ -249,6 +249,10 @@ class Generator:
         self.stats.items = len(items)
         self.stats.kept = sum(o.fields is not None for o in outcomes)
         self.stats.seconds = time.monotonic() - start
+        if self.stats.model_tokens > tokens_before:  # for `synthempathy plan`
+            rows = self.backend.batch_rows or self.backend.concurrency
+            self.cache.record_speed(self.stage, self.backend.model.sha256, rows,
+                                    self.stats.model_tokens - tokens_before, self.stats.seconds)
         return outcomes
 
     def _run_threads(self, items: Sequence[Item], workers: int, finished: Callable[[int, Outcome], None]) -> None:
