@@ -403,6 +403,39 @@ def test_other_4xx_is_one_line_error_without_retry_and_key_is_masked(fake):
     assert KEY not in str(err.value) and "invalid token ***" in str(err.value) and f"${KEY_ENV}" in str(err.value)
 
 
+def test_connections_are_kept_alive_and_reopened_after_the_server_drops_an_idle_one():
+    ports = []
+
+    class KeepAlive(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            ports.append(self.client_address[1])
+            data = json.dumps(OK_BODY).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            self.close_connection = len(ports) == 3  # hangs up without saying so, as an idle timeout does
+
+        def log_message(self, *args):
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), KeepAlive)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    try:
+        backend, sleeps = backend_for(f"http://127.0.0.1:{httpd.server_address[1]}/v1", max_retries=0)
+        for _ in range(5):
+            assert backend.complete(PROMPT, SAMPLING, 1).text == " fine"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert ports[0] == ports[1] == ports[2] != ports[3] == ports[4]  # one connection, reopened once
+    assert backend.served == [5] and sleeps == []  # the reopening cost no retry and no backoff
+
+
 def test_refused_connection_moves_the_request_to_the_next_server_at_once(fake):
     srv = fake()
     dead = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
