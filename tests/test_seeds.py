@@ -151,3 +151,75 @@ def test_situation_of_takes_the_first_unlabelled_line():
     assert situation_of("Situation: The bus never came.\nSituation: Another.") == "The bus never came."
     assert situation_of("\nCategory: work\nSituation:\nA rent rise.") == "A rent rise."
     assert situation_of("Situation:") == ""
+
+
+class ScriptedGenerator:
+    """Stands in for the model where a test needs outputs it cannot provoke on demand
+    (copies and failures at chosen candidates); everything around it is the real stage code."""
+
+    def __init__(self, text_of):
+        self.text_of, self.seen = text_of, []
+        self.stats = type("Stats", (), {"completion_tokens": 0, "model_calls": 0, "cache_hits": 0})()
+
+    def run(self, items):
+        from synthempathy.generate import Outcome
+        from synthempathy.records import Provenance
+
+        self.seen.append([item.id for item in items])
+        outcomes = []
+        for item in items:
+            text = self.text_of(int(item.id.rsplit("-", 1)[1]))
+            if text is None:
+                outcomes.append(Outcome(item=item, reason="invalid", detail="scripted failure"))
+                continue
+            prov = Provenance(model="scripted", model_sha256="0" * 64, prompt="prompts/seeds.txt",
+                              prompt_sha256="0" * 64, prompt_format="completion", sampling={}, seed=1, attempts=1,
+                              finish_reason="stop", completion_tokens=5)
+            outcomes.append(Outcome(item=item, fields={"situation": text}, provenance=prov))
+        return outcomes
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def grow_work(monkeypatch, text_of, seeds_per_category):
+    monkeypatch.chdir(ROOT)
+    generator = ScriptedGenerator(text_of)
+    seed_set = build_seed_set(small_params(categories=["work"], seeds_per_category=seeds_per_category),
+                              lambda stage: generator)
+    return seed_set, generator
+
+
+def test_growth_runs_rounds_until_the_missing_seeds_are_written(monkeypatch):
+    script = {
+        0: "A project deadline moved up by a week and the work is nowhere near done.",  # copies a file seed
+        1: "The printer jammed an hour before the board meeting.",
+        2: "The printer jammed an hour before the board meeting.",  # copies candidate 1
+        3: None,  # the model failed every attempt
+        4: "A new manager changed every process in the first week.",
+        5: "The only colleague who knew the system quit without notice.",
+    }
+    seed_set, generator = grow_work(monkeypatch, script.get, 8)  # 5 in the taxonomy, 3 to write
+    assert generator.seen == [["work-grown-00000", "work-grown-00001", "work-grown-00002"],
+                              ["work-grown-00003", "work-grown-00004"], ["work-grown-00005"]]
+    grown = [s for s in seed_set.seeds if s.source == "grown"]
+    assert [s.id for s in grown] == ["work-grown-00001", "work-grown-00004", "work-grown-00005"]
+    assert grown[0].situation == script[1] and "seeds" in grown[0].provenance
+    assert [(r.id, r.reason, r.duplicate_of) for r in seed_set.rejects] == [
+        ("work-grown-00000", "exact_duplicate", "work-deadline"),
+        ("work-grown-00002", "exact_duplicate", "work-grown-00001"),
+        ("work-grown-00003", "invalid", None),
+    ]
+    m = seed_set.metrics
+    assert (m["seeds"], m["grown"], m["candidates"], m["missing"]) == (8, 3, 6, 0)
+
+
+def test_a_category_that_only_gets_copies_gives_up_and_counts_what_is_missing(monkeypatch):
+    seed_set, generator = grow_work(monkeypatch, lambda n: "A coworker took credit for an idea in a meeting.", 7)
+    assert sum(len(r) for r in generator.seen) == 8  # seeds.max_candidates 4 x 2 missing
+    m = seed_set.metrics
+    assert (m["seeds"], m["grown"], m["candidates"], m["missing"]) == (5, 0, 8, 2)
+    assert m["rejected"] == {"exact_duplicate": 8}

@@ -167,7 +167,7 @@ def grow(growing: list[Growth], stage: GenerationStage, generator: Generator, co
             before = context + g.kept
             kept, dropped = dedupe(before + written, "situation", params.filter.near_dup, STAGE, priority=None)
             assert kept[: len(before)] == before, "dedupe let a later seed drop an earlier one"
-            g.kept = kept[len(before):]
+            g.kept = kept[len(context):]
             rejects += dropped
     return rejects
 
