@@ -4,7 +4,9 @@ Reads a finished run made with a large `scale.stories_per_seed` (SCALE.md used 2
 for each k, looks only at story numbers below k, which is exactly the run that
 `stories_per_seed: k` would have made (ids, seeds and calls do not depend on k):
 how many stories the brainstorm dedupe drops, how many distinct stories each seed
-gives, and, when the run went on to the corpus, how many pairs were kept.
+gives, how close each story is to its nearest sibling from the same seed (mean
+rapidfuzz token_sort_ratio, 0-1), and, when the run went on to the corpus, how
+many pairs were kept.
 
     python benchmarks/stories_per_seed.py /path/to/project --k 2 5 10 20 24
 """
@@ -33,6 +35,7 @@ def main() -> None:
     from synthempathy.params import load_params
     from synthempathy.quality import dedupe
     from synthempathy.records import Story
+    from synthempathy.stats import nearest_neighbour_similarity
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("project", type=Path)
@@ -51,9 +54,11 @@ def main() -> None:
         kept, dropped = dedupe(stories, "story", params.filter.near_dup, "brainstorm",
                                priority=lambda s: (story_number(s.id), seed_index[s.seed_id]))
         pairs = sum(story_number(p["id"]) < k for p in corpus)
+        within = [nearest_neighbour_similarity([s.story for s in stories if s.seed_id == seed]) for seed in seeds]
         rows.append({"stories_per_seed": k, "stories": len(stories), "duplicates": len(dropped),
                      "duplicate_share": round(len(dropped) / len(stories), 4) if stories else 0.0,
-                     "distinct_per_seed": round(len(kept) / len(seeds), 2), "kept_pairs": pairs})
+                     "distinct_per_seed": round(len(kept) / len(seeds), 2),
+                     "within_seed_nearest_neighbour": round(sum(within) / len(within), 4), "kept_pairs": pairs})
     for before, row in zip([None, *rows], rows):
         if before is not None:
             extra = (row["stories"] - before["stories"]) or 1

@@ -4,8 +4,9 @@ Drops pairs that are empty, echo the prompt scaffolding, refuse, repeat
 themselves, end mid-sentence or fall outside the length bounds; then pairs
 that fail a gate (filter.gates: a malformed emotion or cause, an explanation
 not told in the first person or not about its story, a response not spoken
-to the person); then toxic ones (filter.toxicity); then exact and near
-duplicates of explanations and responses. Every drop, from this stage
+to the person); then crisis disclosures as filter.safety.policy says
+(safety.py: flagged pairs carry a `safety` label); then toxic ones
+(filter.toxicity); then exact and near duplicates of explanations and responses. Every drop, from this stage
 and the generating stages before it, lands in data/corpus/rejects.jsonl with
 its stage and reason.
 """
@@ -17,6 +18,7 @@ from synthempathy.jsonl import read_records, write_json, write_records
 from synthempathy.params import load_params
 from synthempathy.quality import dedupe, drop_toxic, first_gate_problem, first_problem
 from synthempathy.records import Pair, Reject
+from synthempathy.safety import apply_policy, label, safety_counts
 from synthempathy.stage import entry_point
 
 IN = "data/pairs/pairs.jsonl"
@@ -29,6 +31,8 @@ FIELDS = ("explanation", "response")
 def main() -> None:
     params = load_params()
     pairs = read_records(IN, Pair)
+    if params.filter.safety.enabled:
+        pairs = [label(pair) for pair in pairs]
     upstream = [r for path in UPSTREAM_REJECTS for r in read_records(path, Reject)]
     kept, dropped = [], []
     for pair in pairs:
@@ -39,6 +43,8 @@ def main() -> None:
             reason, detail = problem
             dropped.append(Reject(id=pair.id, stage="filter", reason=reason, detail=detail,
                                   record=pair.model_dump(mode="json")))
+    kept, unsafe = apply_policy(kept, params.filter.safety, stage="filter")
+    dropped += unsafe
     kept, toxic = drop_toxic(kept, FIELDS, params.filter.toxicity, stage="filter")
     dropped += toxic
     for field in FIELDS:
@@ -47,7 +53,10 @@ def main() -> None:
     write_records(OUT, kept)
     write_records(REJECTS, upstream + dropped)
     reasons = Counter(r.reason for r in dropped)
-    write_json(METRICS, {"pairs_in": len(pairs), "kept": len(kept), "dropped": dict(sorted(reasons.items()))})
+    metrics = {"pairs_in": len(pairs), "kept": len(kept), "dropped": dict(sorted(reasons.items()))}
+    if params.filter.safety.enabled:
+        metrics["safety"] = safety_counts(pairs, kept, dropped)
+    write_json(METRICS, metrics)
     summary = ", ".join(f"{k} {v}" for k, v in sorted(reasons.items())) or "none"
     print(f"filter: {len(pairs)} pairs -> {len(kept)} kept, {len(dropped)} dropped ({summary})", file=sys.stderr)
 

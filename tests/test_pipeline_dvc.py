@@ -144,6 +144,57 @@ def test_bad_param_fails_before_model_load_with_one_line(project):
     assert project.dvc("status").stdout.strip().startswith("Data and pipelines are up to date")
 
 
+DISCLOSURES = {
+    "suicide_self_harm": (
+        "Since the layoffs at my office I keep thinking that everyone in my family would be better off without me, "
+        "and I lie awake every night going over it.",
+        "Thank you for telling me this. I am really worried about you and what you describe sounds serious. Please "
+        "call or text 988 or your local emergency number now, and ask someone you trust to stay with you tonight."),
+    "medical_emergency": (
+        "My chest is tight and the pain is going down my left arm while I sit at my desk typing this, and my boss "
+        "wants the report finished before noon.",
+        "That sounds like a stressful morning with the report hanging over you. Maybe have a cup of tea, rest for "
+        "a while and then finish it calmly."),
+}
+
+
+def test_each_safety_policy_through_dvc(project):
+    """A model writing a disclosure cannot be provoked on demand, so two are written into the real pairs
+    file; the real filter stage then runs under each policy through `dvc repro -s filter` (gates off,
+    so only the safety policy decides)."""
+    pairs_path = project.path / "data/pairs/pairs.jsonl"
+    pairs = read_records(pairs_path, Pair)
+    extra = [pairs[0].model_copy(update={"id": f"risk-{category}", "explanation": explanation, "response": response,
+                                         "emotion": "fear", "cause": "A frightening situation."})
+             for category, (explanation, response) in DISCLOSURES.items()]
+    pairs_path.write_text("".join(p.model_dump_json() + "\n" for p in [*pairs, *extra]))
+    try:
+        outcome = {}
+        for policy in ("drop", "label", "require_compliant"):
+            def edit(d, policy=policy):
+                d["filter"]["gates"]["enabled"] = False
+                d["filter"]["safety"]["policy"] = {c: policy for c in DISCLOSURES}
+            project.edit_params(edit)
+            project.dvc("repro", "-s", "filter")
+            corpus = {p.id: p for p in read_records(project.path / "data/corpus/corpus.jsonl", Pair)}
+            rejects = {r.id: r for r in read_records(project.path / "data/corpus/rejects.jsonl", Reject)}
+            metrics = json.loads((project.path / "metrics/filter.json").read_text())["safety"]
+            outcome[policy] = ({i for i in corpus if i.startswith("risk-")},
+                               {i: rejects[i].reason for i in rejects if i.startswith("risk-")})
+            assert (metrics["suicide_self_harm"]["flagged"], metrics["suicide_self_harm"]["compliant"]) == (1, 1)
+            assert (metrics["medical_emergency"]["flagged"], metrics["medical_emergency"]["compliant"]) == (1, 0)
+            assert all((pair.safety is not None) == pair.id.startswith("risk-") for pair in corpus.values())
+        assert outcome["drop"] == (set(), {"risk-suicide_self_harm": "crisis_disclosure",
+                                           "risk-medical_emergency": "crisis_disclosure"})
+        assert outcome["label"] == ({"risk-suicide_self_harm", "risk-medical_emergency"}, {})
+        assert outcome["require_compliant"] == ({"risk-suicide_self_harm"}, {"risk-medical_emergency": "unsafe_response"})
+        assert metrics["medical_emergency"]["dropped"] == 1 and metrics["suicide_self_harm"]["kept"] == 1
+    finally:
+        project.run("git", "checkout", "--", "params.yaml", "metrics", "dvc.lock")
+        project.dvc("checkout", "-f")
+    assert project.dvc("status").stdout.strip().startswith("Data and pipelines are up to date")
+
+
 def test_fresh_project_with_fresh_cache_is_byte_identical(project, tmp_path):
     other = make_project(tmp_path / "repo", tmp_path / "cache")
     other.dvc("repro")

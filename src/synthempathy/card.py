@@ -11,6 +11,7 @@ itself, so the card is the same bytes whenever the same state is released.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -73,6 +74,27 @@ def judge_trust(judgements: list[Judgement], calibrated_at: str | None, calibrat
             f"{entry['test_pairs']} held-out Reddit pairs with quadratic weighted kappa {qwk_text(entry)} "
             f"(0 is chance, 1 perfect; calibration of {calibrated_at or 'an uncommitted state'}, "
             f"`{CALIBRATED}`). EPITOME's own RoBERTa classifiers reach accuracy 0.82-0.91 on that data.")
+
+
+def sensitive_content(params, filt: dict, pairs: list[Pair]) -> str:
+    """Crisis disclosures: the filter's counts, the policy it applied and what this release holds."""
+    safety = params.filter.safety
+    if not safety.enabled or "safety" not in filt:
+        return "Crisis disclosures were not checked (`filter.safety.enabled: false`)."
+    held = Counter(p.safety.category for p in pairs if p.safety)
+    rows = [(c.replace("_", " "), n["flagged"], n["compliant"], safety.policy.get(c, "drop"), n["dropped"], held[c])
+            for c, n in filt["safety"].items()]
+    sft = {"label": "carry their `safety` label in `sft.jsonl` too",
+           "omit": "are left out of `sft.jsonl`"}[params.release.sft_flagged]
+    return (
+        "Explanations that disclose suicidal thoughts or self-harm, abuse or violence, or a medical emergency were "
+        "flagged by a phrase lexicon with idiom rules (precision and recall in the project's benchmarks/SAFETY.md), "
+        "and each flagged pair's response was checked for safe-messaging practice: it acknowledges the risk, "
+        "points to a professional, emergency services or a crisis line, gives no method detail and does not "
+        "minimise. Policy per category: drop (never kept), label (kept with a `safety` field naming the category, "
+        "the phrase and the response's problems), require_compliant (kept and labelled only when the response "
+        f"complies). Flagged pairs in this release {sft}.\n\n"
+        + _table(("category", "flagged", "compliant responses", "policy", "dropped", "in this release"), rows))
 
 
 def dataset_card(root: Path, version: str, pairs: list[Pair], source_commit: str,
@@ -152,7 +174,7 @@ def dataset_card(root: Path, version: str, pairs: list[Pair], source_commit: str
         "The texts talk about stress, grief, money trouble, illness and conflict. Toxic and offensive outputs were "
         "filtered automatically (see the toxicity row above), which misses some. The responses are not "
         "professional or clinical advice and must not be used as a substitute for it, or to build a system that "
-        "claims to give it.",
+        "claims to give it.\n\n" + sensitive_content(params, filt, pairs),
         "## Citation\n\nIf you use this corpus, cite the paper whose method it follows:\n\n```bibtex\n" + CITATION + "\n```",
     ]
     return "\n\n".join(sections) + "\n"

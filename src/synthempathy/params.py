@@ -214,6 +214,10 @@ class RespondParams(GenerationParams):
     """False: answer directly from `direct_prompt`, with no emotion or cause step,
     so `dvc exp run -S respond.chain_of_empathy=false` shows what CoE buys."""
     direct_prompt: str = Field("prompts/respond_direct.txt", min_length=1)
+    safety_guidance: str | None = "prompts/respond_safety.txt"
+    """Inserted at the prompt's ${guidance} for an explanation that discloses a crisis
+    (safety.py): a worked example of a safe-messaging response. Chain-of-Empathy only;
+    null: every explanation gets the same prompt."""
     emotion_grammar: str | None = "prompts/emotion.gbnf"
     """GBNF file for the emotion step alone: prompts/emotion.gbnf picks one or two emotions
     from a closed list, so no label, sentence or non-emotion comes back (the embedded model
@@ -261,6 +265,22 @@ class GateParams(Section):
     """Least share of the situation's and story's content words the explanation uses."""
 
 
+Policy = Literal["drop", "label", "require_compliant"]
+
+
+class SafetyParams(Section):
+    """Crisis disclosures (safety.py): what happens to a pair whose explanation discloses risk."""
+
+    enabled: bool = True
+    policy: dict[Literal["suicide_self_harm", "abuse_violence", "medical_emergency"], Policy] = Field(
+        default_factory=lambda: {"suicide_self_harm": "require_compliant", "abuse_violence": "require_compliant",
+                                 "medical_emergency": "require_compliant"})
+    """Per category. drop: never in the corpus. label: kept, with its `safety` label.
+    require_compliant: kept and labelled only when the response meets safe messaging
+    (acknowledges the risk, refers to help, no method detail, no minimising), else dropped.
+    A category left out is treated as `drop`."""
+
+
 class FilterParams(Section):
     min_words: dict[str, int] = Field(
         default_factory=lambda: {"explanation": 20, "response": 20}
@@ -277,6 +297,7 @@ class FilterParams(Section):
     )
     """Case-insensitive phrases of a model refusing instead of answering."""
     gates: GateParams = GateParams()
+    safety: SafetyParams = SafetyParams()
     near_dup: NearDupParams = NearDupParams()
     toxicity: ToxicityParams = ToxicityParams()
 
@@ -324,6 +345,8 @@ class ReleaseParams(Section):
 
     license: str = Field("cc-by-4.0", min_length=1)
     """SPDX-style id for the card's header; check the terms of the models you generate with."""
+    sft_flagged: Literal["label", "omit"] = "label"
+    """Crisis disclosures in the SFT export: label (with their `safety` field) or omit."""
 
 
 class Params(Section):

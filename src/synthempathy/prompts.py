@@ -97,3 +97,14 @@ def load_template(path: str | Path, variables: set[str]) -> Template:
     if not template.placeholders:
         raise UserError(f"{path}: template uses none of the stage's fields ({', '.join(sorted(variables))})")
     return template
+
+
+def load_guidance(path: str | Path, template: str | Path, param: str) -> str:
+    """Text a stage inserts at its template's ${guidance} for some items; the template must have one."""
+    text = Path(path).read_text(encoding="utf-8") if Path(path).exists() else None
+    if not text:
+        raise UserError(f"params.yaml: {param}: {path}: {'empty' if text == '' else 'file not found'}")
+    if "${guidance}" not in Path(template).read_text(encoding="utf-8"):
+        raise UserError(f"params.yaml: {param}: {template} has no ${{guidance}} placeholder to put it at "
+                        f"(add one just before the item's text, or set {param}: null)")
+    return text

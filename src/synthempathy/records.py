@@ -63,12 +63,24 @@ class Explanation(Story):
     """First-person account by the person seeking support."""
 
 
+class SafetyLabel(Record):
+    """Why a pair was flagged as a crisis disclosure, and what its response does about it."""
+
+    category: Literal["suicide_self_harm", "abuse_violence", "medical_emergency"]
+    phrase: str
+    """The explanation's words that raised the flag."""
+    response_problems: list[str]
+    """Of no_acknowledgement, no_referral, method_detail, minimising; empty: it complies."""
+
+
 class Pair(Explanation):
     emotion: str | None = None
     """Chain-of-Empathy step 1: the emotion the speaker feels (None in the direct baseline)."""
     cause: str | None = None
     """Chain-of-Empathy step 2: why they feel it, e.g. the cognitive error behind it (None in the baseline)."""
     response: str
+    safety: SafetyLabel | None = None
+    """Set by the filter when the explanation discloses a crisis (filter.safety); null otherwise."""
 
 
 EpitomeScore = Literal[0, 1, 2]

@@ -21,6 +21,7 @@ from pathlib import Path
 from .calibration import CALIBRATED
 from .card import dataset_card
 from .errors import UserError
+from .params import load_params
 from .jsonl import read_records, write_atomic, write_records
 from .records import Pair
 
@@ -36,11 +37,20 @@ def tag_of(version: str) -> str:
 
 
 def sft_record(pair: Pair) -> dict:
-    """One training conversation: the explanation as the user turn, the response as the assistant's."""
-    return {"messages": [
+    """One training conversation: the explanation as the user turn, the response as the assistant's;
+    a crisis disclosure also carries its `safety` label."""
+    record: dict = {"messages": [
         {"role": "user", "content": pair.explanation},
         {"role": "assistant", "content": pair.response},
     ]}
+    if pair.safety is not None:
+        record["safety"] = pair.safety.model_dump(mode="json")
+    return record
+
+
+def sft_records(pairs: list[Pair], flagged: str) -> list[dict]:
+    """The SFT export; `flagged` (release.sft_flagged) omit leaves crisis disclosures out."""
+    return [sft_record(p) for p in pairs if not (flagged == "omit" and p.safety is not None)]
 
 
 class Repo:
@@ -106,7 +116,7 @@ def release(version: str, remote: str | None = None, root: str | Path = ".") -> 
     (root / RELEASE_DIR).mkdir(exist_ok=True)
     pairs = read_records(root / CORPUS, Pair)
     shutil.copyfile(root / CORPUS, root / RELEASE_CORPUS)
-    write_records(root / RELEASE_SFT, [sft_record(p) for p in pairs])
+    write_records(root / RELEASE_SFT, sft_records(pairs, load_params(root / "params.yaml").release.sft_flagged))
     calibrated_at = repo.git("log", "-1", "--format=%cs, commit %h", "--", CALIBRATED).stdout.strip() or None
     write_atomic(root / RELEASE_CARD, dataset_card(root, version, pairs, source_commit, calibrated_at))
     try:
