@@ -29,10 +29,13 @@ def cached_calls(cache_dir) -> int:
 
 @pytest.fixture
 def start_brainstorm():
-    """Start the brainstorm stage as its own process; it never outlives the test, even a failed one."""
+    """Start the brainstorm stage as its own process (after the seeds stage); it never outlives the test."""
     started = []
 
     def start(project):
+        # brainstorm reads the seed set; the seeds stage writes it from the files alone (no model)
+        subprocess.run([sys.executable, "stages/seeds.py"], cwd=project.path, env=project.env, check=True,
+                       capture_output=True)
         # restore_signals does not cover SIGINT: a shell starts background jobs with it ignored
         proc = subprocess.Popen([sys.executable, "stages/brainstorm.py"], cwd=project.path, env=project.env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
