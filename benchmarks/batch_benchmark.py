@@ -342,7 +342,7 @@ def main() -> None:
     params = load_params(ROOT / "params.yaml")
     gen = params.respond.model_copy(update={"max_tokens": args.max_tokens, "stop": []})
     sampling = sampling_of(gen)
-    template = load_template(gen.prompt, {"explanation"})
+    template = load_template(gen.prompt, {"explanation", "guidance"})
     items, source = load_items(args.items)
     prompts = [template.render(**it.values) for it in items]
     seeds = [derive_seed(args.seed, "respond", it.id, 1) for it in items]

@@ -87,7 +87,7 @@ def load_items(n: int):
         texts += [(f"synthetic-{i:03d}", t) for i, t in enumerate(extra)]
         if source != "synthetic":
             source += f" + {len(extra)} synthetic"
-    return [Item(id=i, values={"explanation": t}) for i, t in texts], source
+    return [Item(id=i, values={"explanation": t, "guidance": ""}) for i, t in texts], source
 
 
 # -- instrumentation ---------------------------------------------------------
@@ -276,7 +276,7 @@ def main() -> None:
     cpu_repack = SETTINGS[args.cpu_repack]
     llm_params = LLMParams(n_threads=args.threads, n_ctx=2048, seed=args.seed, max_attempts=1, batch_size=1,
                            cpu_repack=cpu_repack)
-    template = load_template(gen_params.prompt, {"explanation"})
+    template = load_template(gen_params.prompt, {"explanation", "guidance"})
     steps = [Step("response")]
     sampling = sampling_of(gen_params)
     items, source = load_items(args.items)

@@ -134,12 +134,12 @@ def test_a_step_grammar_shapes_that_step_only_and_one_stage_grammar_keeps_its_ha
 
     emotion = load_grammar(ROOT / "prompts" / "emotion.gbnf", "respond.emotion_grammar")
     respond = GenerationParams(prompt="prompts/respond.txt", temperature=0.7, max_tokens=48, stop=["###", "\n\n"])
-    template = load_template(ROOT / respond.prompt, {"explanation"})
+    template = load_template(ROOT / respond.prompt, {"explanation", "guidance"})
     steps = (Step("emotion", single_line=True, grammar=emotion), Step("cause", "\nCause:", single_line=True))
     backend, cache = make_backend(LLM), RequestCache()
     try:
         gen = Generator("respond", template, respond, LLM, backend, cache, steps)
-        outcomes = gen.run([Item(id=f"e{i}", values={"explanation": text}) for i, text in enumerate([
+        outcomes = gen.run([Item(id=f"e{i}", values={"explanation": text, "guidance": ""}) for i, text in enumerate([
             "I lost my job on Friday and I have no idea how I am going to pay rent next month.",
             "My best friend stopped answering my messages and I keep wondering what I did wrong."])])
     finally:

@@ -44,8 +44,8 @@ def test_stray_dollar_and_missing_file(tmp_path):
 
 @pytest.mark.parametrize("name, var", [("brainstorm", "situation"), ("rewrite", "story"), ("respond", "explanation")])
 def test_shipped_templates_end_with_item_and_share_prefix(name, var):
-    tpl = load_template(ROOT / "prompts" / f"{name}.txt", {var})
-    prompt = tpl.render(**{var: "VALUE"})
+    tpl = load_template(ROOT / "prompts" / f"{name}.txt", {var, "guidance"})
+    prompt = tpl.render(**{var: "VALUE", "guidance": ""})
     assert "###" in prompt.prefix  # few-shot examples live in the reusable prefix
     assert "VALUE" in prompt.suffix and "VALUE" not in prompt.prefix
 
@@ -53,7 +53,7 @@ def test_shipped_templates_end_with_item_and_share_prefix(name, var):
 @pytest.mark.parametrize("path, variables, ending", [
     ("prompts/brainstorm.txt", {"situation"}, None),
     ("prompts/rewrite.txt", {"story"}, None),
-    ("prompts/respond.txt", {"explanation"}, "Emotion:"),  # CoE steps continue from here
+    ("prompts/respond.txt", {"explanation", "guidance"}, "Emotion:"),  # CoE steps continue from here
     ("prompts/respond_direct.txt", {"explanation"}, "Response:"),
     ("prompts/judge.txt", {"explanation", "response"}, "Scores:"),
 ])
