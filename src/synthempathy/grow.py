@@ -118,7 +118,7 @@ class SeedSet:
 
 
 def build_seed_set(params: Params, generator_factory) -> SeedSet:
-    """Read, dedupe, select and (where short) grow the seeds; `generator_factory()` opens a
+    """Read, dedupe, select and (where short) grow the seeds; `generator_factory(stage)` opens a
     Generator context and is only called when some category must grow."""
     scale, near_dup = params.scale, params.filter.near_dup
     seeds, known = load_seed_files(params.seeds.files, params.seeds.columns)
