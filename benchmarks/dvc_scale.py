@@ -23,6 +23,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+from dvc_project import copy_files  # noqa: E402  (the test suite's project copier)
+
 TRACKED = ["dvc.yaml", "dvc.lock", "params.yaml", ".dvcignore", "prompts", "stages", "src", "data/seeds",
            "calibration/calibrated_judges.json", "metrics", "plots"]
 GROWN = ["data/corpus/corpus.jsonl", "data/judged/epitome.jsonl"]
@@ -63,13 +66,7 @@ def main() -> None:
     dvc = [sys.executable, "-m", "dvc"]
     with tempfile.TemporaryDirectory() as tmp:
         project, remote = Path(tmp) / "project", Path(tmp) / "remote"
-        for rel in TRACKED:
-            src, dst = ROOT / rel, project / rel
-            if src.is_dir():
-                shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-            else:
-                dst.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(src, dst)
+        copy_files(project, TRACKED)
         for out in ["data/taxonomy", "data/stories", "data/explanations", "data/pairs", "data/corpus", "data/judged"]:
             shutil.copytree(ROOT / out, project / out)
         for rel in GROWN:

@@ -64,16 +64,21 @@ class Project:
         self.run("git", "commit", "-qm", message)
 
 
-def make_project(root: Path, cache_dir: Path, stories_per_seed: int = 1) -> Project:
-    """Copy the pipeline into `root` at a tiny scale: 2 seeds x `stories_per_seed` stories."""
-    root.mkdir(parents=True)
-    for rel in COPY:
+def copy_files(root: Path, rels: list[str]) -> None:
+    """Copy files and folders (no bytecode) from this checkout into `root`, keeping their paths."""
+    for rel in rels:
         src, dst = ROOT / rel, root / rel
         if src.is_dir():
             shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         else:
             dst.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dst)
+
+
+def make_project(root: Path, cache_dir: Path, stories_per_seed: int = 1) -> Project:
+    """Copy the pipeline into `root` at a tiny scale: 2 seeds x `stories_per_seed` stories."""
+    root.mkdir(parents=True)
+    copy_files(root, COPY)
     project = Project(root, cache_dir)
     project.run("git", "init", "-q")
     project.dvc("init", "-q")

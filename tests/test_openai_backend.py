@@ -244,14 +244,20 @@ def test_server_errors_grammar_length_and_chat(server):
     assert reply.prompt_format == "chat" and reply.finish_reason in ("stop", "length")
 
 
-def test_server_killed_mid_stage_then_rerun_resumes_and_matches_uninterrupted(server, embedded_model, tmp_path,
-                                                                              monkeypatch):
+def one_server_run_then_a_second_server(server, embedded_model, tmp_path, monkeypatch):
+    """(outcomes and stats of an uninterrupted run on `server`, a second server started for the test);
+    the request cache is switched to a fresh one for what follows."""
     monkeypatch.setenv("SYNTHEMPATHY_CACHE_DIR", str(tmp_path / "uninterrupted"))
     whole, whole_stats, _ = run(items(), openai_llm(server.base_url))
+    second = LlamaServer(embedded_model.path, tmp_path / "second.log").start()
+    monkeypatch.setenv("SYNTHEMPATHY_CACHE_DIR", str(tmp_path / "after"))
+    return whole, whole_stats, second
 
-    dying = LlamaServer(embedded_model.path, tmp_path / "dying.log").start()
+
+def test_server_killed_mid_stage_then_rerun_resumes_and_matches_uninterrupted(server, embedded_model, tmp_path,
+                                                                              monkeypatch):
+    whole, whole_stats, dying = one_server_run_then_a_second_server(server, embedded_model, tmp_path, monkeypatch)
     try:
-        monkeypatch.setenv("SYNTHEMPATHY_CACHE_DIR", str(tmp_path / "resumed"))
         llm = openai_llm(dying.base_url, max_retries=1)
         kill_after_3 = lambda backend: InFlight(backend, after=lambda n: n == 3 and dying.stop())
         with pytest.raises(UserError) as err:
@@ -271,12 +277,8 @@ def test_server_killed_mid_stage_then_rerun_resumes_and_matches_uninterrupted(se
 
 def test_two_servers_share_the_work_and_one_killed_mid_stage_moves_its_work(server, embedded_model, tmp_path,
                                                                              monkeypatch):
-    monkeypatch.setenv("SYNTHEMPATHY_CACHE_DIR", str(tmp_path / "one-server"))
-    whole, whole_stats, _ = run(items(), openai_llm(server.base_url))
-
-    dying = LlamaServer(embedded_model.path, tmp_path / "second.log").start()
+    whole, whole_stats, dying = one_server_run_then_a_second_server(server, embedded_model, tmp_path, monkeypatch)
     try:
-        monkeypatch.setenv("SYNTHEMPATHY_CACHE_DIR", str(tmp_path / "two-servers"))
         llm = openai_llm([dying.base_url, server.base_url], concurrency=2, max_retries=0)
         served_before_kill = []
 
