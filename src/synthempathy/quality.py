@@ -217,8 +217,13 @@ def drop_toxic(records: Sequence[BaseModel], fields: Sequence[str], params: Toxi
     return kept, dropped
 
 
+def by_id(record: BaseModel) -> str:
+    """The default dedupe priority: of two copies, the lower id wins."""
+    return record.id
+
+
 def dedupe(records: Sequence[BaseModel], field: str, params: NearDupParams, stage: str,
-           priority: Callable[[Any], Any] | None = lambda r: r.id) -> tuple[list, list[Reject]]:
+           priority: Callable[[Any], Any] | None = by_id) -> tuple[list, list[Reject]]:
     """Drop exact and near duplicates of `field`, keeping input order. Of two copies the one
     first by `priority` wins (default: by id; None: the earlier in the input)."""
     ordered = sorted(records, key=priority) if priority else list(records)
@@ -238,7 +243,7 @@ def dedupe(records: Sequence[BaseModel], field: str, params: NearDupParams, stag
     return kept, dropped
 
 
-def dedupe_field(field: str, stage: str, priority: Callable[[Any], Any] | None = lambda r: r.id
+def dedupe_field(field: str, stage: str, priority: Callable[[Any], Any] | None = by_id
                  ) -> Callable[[list, Params], tuple[list, list[Reject]]]:
     """A generation-stage postprocess that dedupes `field` with the filter.near_dup params."""
 
