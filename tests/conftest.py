@@ -1,4 +1,5 @@
-"""Shared fixtures: an isolated request cache per test, the project root, the embedded model."""
+"""Shared fixtures: an isolated request cache per test, the project root, the embedded model,
+and the fast tier's guard: a test not marked `model` that loads the GGUF in this process fails."""
 
 from __future__ import annotations
 
@@ -15,6 +16,19 @@ def isolated_cache(tmp_path_factory, monkeypatch):
     path = tmp_path_factory.mktemp("cache")
     monkeypatch.setenv("SYNTHEMPATHY_CACHE_DIR", str(path))
     return path
+
+
+@pytest.fixture(autouse=True)
+def model_only_where_marked(request, monkeypatch):
+    """Keeps `pytest -m "not model"` honest: loading llama.cpp weights here needs the marker.
+    (Subprocesses, such as dvc repro or a server, are not watched: those tests carry it anyway.)"""
+    if request.node.get_closest_marker("model") is None:
+        import llama_cpp
+
+        def refuse(*args, **kwargs):
+            raise AssertionError(f"{request.node.nodeid} loads the model: mark it @pytest.mark.model")
+
+        monkeypatch.setattr(llama_cpp.Llama, "__init__", refuse)
 
 
 @pytest.fixture(scope="session")

@@ -127,6 +127,7 @@ def load_log(setting) -> tuple[str, str]:
     return proc.stdout, proc.stderr
 
 
+@pytest.mark.model
 def test_workaround_reaches_llama_cpp_and_the_model_still_generates():
     stdout, log = load_log(False)
     assert "DECISION False" in stdout and "TEXT ''" not in stdout
@@ -134,6 +135,7 @@ def test_workaround_reaches_llama_cpp_and_the_model_still_generates():
     assert "load_tensors" in log  # the log was on, so the absence above means something
 
 
+@pytest.mark.model
 def test_auto_loads_and_generates_on_this_machine():
     """Whatever CPU the suite runs on (AMD, Intel with or without AMX), auto's choice works."""
     decision = amx_workaround.decide_here("auto")
@@ -180,6 +182,7 @@ def test_a_native_crash_names_the_signal_and_the_python_stack(tmp_path):
     assert re.search(r'crashing_stage\.py", line 9 in main\n', proc.stderr), proc.stderr  # the string_at line
 
 
+@pytest.mark.model
 def test_a_load_without_repacked_weights_never_shares_cache_entries():
     """Repacked and plain weights run different kernels and give different tokens, so a
     cache filled with one load must not answer the other (measured in benchmarks/CPU.md)."""
@@ -208,7 +211,7 @@ def test_a_load_without_repacked_weights_never_shares_cache_entries():
     forced_on, on_stats = run(True)
     plain_again, again_stats = run(False)
     try:
-        assert plain.cpu_repack_off and not forced_on.cpu_repack_off
+        assert not plain.identity.cpu_repack and forced_on.identity.cpu_repack
         assert plain_stats.model_calls == 2 and on_stats.model_calls == 2 and on_stats.cache_hits == 0
         assert again_stats.model_calls == 0 and again_stats.cache_hits == 2
     finally:

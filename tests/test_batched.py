@@ -19,6 +19,8 @@ from synthempathy.llm.llama_cpp_batched import BatchedLlamaCppBackend
 from synthempathy.params import GenerationParams, LLMParams
 from synthempathy.prompts import load_template
 
+pytestmark = pytest.mark.model
+
 from conftest import ROOT
 
 SAMPLING = {"temperature": 0.9, "top_p": 0.95, "top_k": 40, "min_p": 0.05, "repeat_penalty": 1.15,
@@ -125,8 +127,8 @@ def test_batch_size_is_in_cache_keys_and_provenance():
     assert stats1.cache_hits == 0 and stats1.model_calls >= len(names)
     assert stats8b.model_calls == 0 and stats8b.cache_hits == stats8.model_calls
     assert [o.fields for o in again] == [o.fields for o in batched]
-    assert {o.provenance.batch_rows for o in batched if o.fields} == {8}
-    assert {o.provenance.batch_rows for o in single if o.fields} == {None}
+    assert {o.provenance.backend.batch_rows for o in batched if o.fields} == {8}
+    assert {o.provenance.backend.batch_rows for o in single if o.fields} == {None}
 
 
 def test_batch_size_one_is_the_one_at_a_time_backend():

@@ -4,13 +4,18 @@ import pytest
 from synthempathy.cache import RequestCache, default_cache_path, request_key
 from synthempathy.errors import UserError
 
+from fakes import IDENTITY
+
 
 def test_key_is_stable_and_sensitive_to_every_part():
-    base = dict(model_sha256="a" * 64, prompt_format="auto", prompt="p", sampling={"temperature": 0.7, "stop": ["x"]}, seed=1)
+    base = dict(backend=IDENTITY.model_dump(), prompt="p", sampling={"temperature": 0.7, "stop": ["x"]}, seed=1)
     assert request_key(**base) == request_key(**dict(reversed(list(base.items()))))
-    for key, other in [("model_sha256", "b" * 64), ("prompt", "q"), ("seed", 2), ("prompt_format", "chat"),
-                       ("sampling", {"temperature": 0.8, "stop": ["x"]})]:
+    for key, other in [("prompt", "q"), ("seed", 2), ("sampling", {"temperature": 0.8, "stop": ["x"]})]:
         assert request_key(**{**base, key: other}) != request_key(**base)
+    for field, other in [("model_sha256", "b" * 64), ("format_setting", "chat"), ("batch_rows", 8),
+                         ("cpu_repack", False), ("gpu_layers", -1), ("implementation", "scripted r2")]:
+        changed = IDENTITY.model_copy(update={field: other}).model_dump()
+        assert request_key(**{**base, "backend": changed}) != request_key(**base), field
 
 
 def test_put_get_counts_and_persists(tmp_path):

@@ -31,6 +31,7 @@ from synthempathy.records import ClassifierProvenance, Judgement, Pair, Provenan
 from conftest import ROOT
 from dvc_project import make_project
 from epitome_fixture import write_epitome_fixture
+from fakes import provenance
 
 SHARED = ROOT.parent / "shared" / "epitome-data"
 needs_epitome = pytest.mark.skipif(not (SHARED / FILES["exploration"]).is_file(),
@@ -138,9 +139,9 @@ def test_classifier_judges_corpus_pairs_and_refuses_one_trained_with_other_param
 
 
 def llm_provenance(prompt_sha256: str = "p" * 64, seed: int = 1) -> Provenance:
-    return Provenance(model="m", model_sha256="m" * 64, prompt="prompts/judge.txt", prompt_sha256=prompt_sha256,
-                      prompt_format="chat", grammar_sha256="g" * 64, batch_rows=8, sampling={"temperature": 0.3},
-                      seed=seed, attempts=1, finish_reason="stop", completion_tokens=20)
+    return provenance(backend={"model_sha256": "m" * 64, "batch_rows": 8}, prompt="prompts/judge.txt",
+                      prompt_sha256=prompt_sha256, prompt_format="chat", grammar_sha256="g" * 64,
+                      sampling={"temperature": 0.3}, seed=seed, completion_tokens=20)
 
 
 def judged_by(*provenances) -> list[Judgement]:
@@ -215,7 +216,7 @@ def run_calibration(project) -> dict:
     return json.loads((project.path / "metrics" / "judge_calibration.json").read_text())
 
 
-@pytest.mark.slow
+@pytest.mark.model
 def test_calibration_pipeline_end_to_end_on_the_fixture(tmp_path, fixture_dir):
     project = calibration_project(tmp_path, fixture_dir)
     project.edit_params(lambda d: d["calibration"].update(dev_share=0.6, classifier={"c": 4.0, "min_df": 1}))
@@ -269,7 +270,7 @@ def check_scores_carry_their_calibration(project, metrics: dict) -> None:
     assert judge_calibration() == {"calibrated": 0}
 
 
-@pytest.mark.slow
+@pytest.mark.model
 @needs_epitome
 def test_calibration_pipeline_on_real_epitome_data(tmp_path):
     project = calibration_project(tmp_path, SHARED)

@@ -13,7 +13,7 @@ import pytest
 
 from dvc_project import OUTPUTS, make_project
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.model
 
 
 def cached_calls(cache_dir) -> int:

@@ -35,6 +35,7 @@ def items(names):
     return [Item(id=f"i{SITUATIONS.index(n)}", values={"situation": n}) for n in names]
 
 
+@pytest.mark.model
 @pytest.mark.parametrize("batch_size", [1, 8])  # one at a time, and the batched default
 def test_outputs_do_not_depend_on_order_or_history(isolated_cache, tmp_path, monkeypatch, batch_size):
     llm = LLM.model_copy(update={"batch_size": batch_size})
@@ -45,9 +46,10 @@ def test_outputs_do_not_depend_on_order_or_history(isolated_cache, tmp_path, mon
         monkeypatch.setenv("SYNTHEMPATHY_CACHE_DIR", str(tmp_path / name))
         alone, _ = run(items([name]), llm=llm)
         assert alone[0].fields == texts[alone[0].item.id]
-    assert all(o.provenance.model == "gemma-3-270m-q4_k_m.gguf" for o in together if o.fields)
+    assert all(o.provenance.backend.model == "gemma-3-270m-q4_k_m.gguf" for o in together if o.fields)
 
 
+@pytest.mark.model
 def test_second_run_is_served_from_cache_without_model_calls():
     first, stats1 = run(items(SITUATIONS[:2]))
     second, stats2 = run(items(SITUATIONS[:2]))
@@ -57,6 +59,7 @@ def test_second_run_is_served_from_cache_without_model_calls():
     assert [o.provenance for o in first] == [o.provenance for o in second]
 
 
+@pytest.mark.model
 def test_empty_output_is_retried_with_new_seeds_then_rejected():
     outcomes, stats = run(items(SITUATIONS[:1]), grammar='root ::= " "')  # whitespace only
     assert outcomes[0].fields is None and outcomes[0].reason == "empty"
@@ -64,6 +67,7 @@ def test_empty_output_is_retried_with_new_seeds_then_rejected():
     assert stats.rejected == {"empty": 1}
 
 
+@pytest.mark.model
 def test_steps_are_led_in_by_their_labels():
     params = BRAINSTORM.model_copy(update={"stop": ["###"], "max_tokens": 60})
     steps = (Step("story", single_line=True), Step("feeling", "\nFeeling:", single_line=True))
@@ -75,6 +79,7 @@ def test_steps_are_led_in_by_their_labels():
     assert any(o.fields is not None for o in outcomes)
 
 
+@pytest.mark.model
 def test_grammar_constrains_output_and_is_recorded():
     grammar = 'root ::= " yes" | " no"\n'
     outcomes, _ = run(items(SITUATIONS[:2]), grammar=grammar, params=BRAINSTORM.model_copy(update={"max_tokens": 8}))
@@ -87,17 +92,20 @@ def test_clean_collapses_spaces_and_keeps_line_breaks():
     assert clean(" \n\t ") == ""
 
 
+@pytest.mark.model
 def test_max_tokens_cut_is_truncated_and_records_attempts():
     tiny = BRAINSTORM.model_copy(update={"max_tokens": 2, "stop": []})
     outcomes, stats = run(items(SITUATIONS[:1]), params=tiny)
     assert outcomes[0].reason == "truncated" and stats.model_calls == LLM.max_attempts
 
 
+@pytest.mark.model
 def test_context_too_small_is_a_user_error():
     with pytest.raises(UserError, match=r"^brainstorm \(.*prompts/brainstorm\.txt, item i0\): prompt of \d+ tokens .*exceeds llm\.n_ctx 256"):
         run(items(SITUATIONS[:1]), llm=LLM.model_copy(update={"n_ctx": 256}))
 
 
+@pytest.mark.model
 def test_chat_format_requires_a_template():
     with pytest.raises(UserError, match="has no chat template"):
         run(items(SITUATIONS[:1]), llm=LLM.model_copy(update={"prompt_format": "chat"}))
@@ -126,6 +134,7 @@ def test_format_chat_keeps_static_prefix_reusable():
     assert chat.suffix == "Story: x\nExplanation:<end_of_turn>\n<start_of_turn>model"  # jinja trim_blocks eats the last newline
 
 
+@pytest.mark.model
 def test_a_step_grammar_shapes_that_step_only_and_one_stage_grammar_keeps_its_hash(isolated_cache):
     import hashlib
     import re

@@ -10,9 +10,10 @@ from synthempathy.judge import epitome_grammar, epitome_stats, judgement_problem
 from synthempathy.llm import make_backend
 from synthempathy.params import JudgeParams, LLMParams
 from synthempathy.prompts import load_template
-from synthempathy.records import EpitomeScores, Judgement, Provenance
+from synthempathy.records import EpitomeScores, Judgement
 
 from conftest import ROOT
+from fakes import provenance
 
 LLM = LLMParams(n_ctx=1024, n_threads=2, max_attempts=2)
 PAIRS = [
@@ -53,6 +54,7 @@ def test_judgement_problem_names_what_is_wrong():
     assert judgement_problem({"scores": "not json"}).startswith("answer: ")
 
 
+@pytest.mark.model
 def test_real_judge_answers_always_validate():
     outcomes, stats = judge()
     assert stats.model_calls == 2 and stats.rejected == {}
@@ -62,6 +64,7 @@ def test_real_judge_answers_always_validate():
         assert outcome.provenance.grammar_sha256 and outcome.provenance.prompt.endswith("prompts/judge.txt")
 
 
+@pytest.mark.model
 def test_invalid_judgement_is_retried_then_counted_failed_not_defaulted():
     outcomes, stats = judge(check=lambda fields: "always wrong", max_attempts=3)
     assert all(o.fields is None and o.reason == "invalid" and o.detail == "always wrong" for o in outcomes)
@@ -70,8 +73,7 @@ def test_invalid_judgement_is_retried_then_counted_failed_not_defaulted():
 
 
 def judgement(er, ip, ex):
-    prov = Provenance(model="m", model_sha256="0" * 64, prompt="p", prompt_sha256="0" * 64, prompt_format="completion",
-                      sampling={}, seed=1, attempts=1, finish_reason="stop", completion_tokens=5)
+    prov = provenance()
     return Judgement(id="x", category="c", emotional_reaction=er, interpretation=ip, exploration=ex, provenance=prov)
 
 

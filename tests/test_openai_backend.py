@@ -19,10 +19,7 @@ demand: 429/5xx then success, an error body that echoes the key, never answering
 from __future__ import annotations
 
 import json
-import os
-import re
 import secrets
-import signal
 import socket
 import subprocess
 import sys
@@ -34,13 +31,13 @@ from pathlib import Path
 
 import pytest
 
-from synthempathy.cache import RequestCache, default_cache_path
+from synthempathy.cache import RequestCache, default_cache_path, request_key
 from synthempathy.errors import UserError
 from synthempathy.generate import Generator, Item, Step, derive_seed
 from synthempathy.llm import Backend, Completion, make_backend
-from synthempathy.models import ModelFile
 from synthempathy.params import GenerationParams, LLMParams, load_params, sampling_of
 from synthempathy.prompts import Prompt, load_template
+from synthempathy.records import BackendIdentity
 
 from conftest import ROOT
 
@@ -151,7 +148,7 @@ class InFlight(Backend):
 
     def __init__(self, inner: Backend, after=None):
         self.inner, self.after = inner, after
-        self.model, self.configured_format, self.concurrency = inner.model, inner.configured_format, inner.concurrency
+        self.identity, self.concurrency = inner.identity, inner.concurrency
         self.lock, self.now, self.peak, self.calls = threading.Lock(), 0, 0, 0
 
     def complete(self, prompt, sampling, seed, grammar=None):
@@ -173,6 +170,7 @@ class InFlight(Backend):
 
 # -- a real llama_cpp.server ------------------------------------------------
 
+@pytest.mark.model
 def test_run_through_server_gives_records_with_provenance_then_cache_hits(server):
     llm = openai_llm(server.base_url)
     first, stats1, backend = run(items(SITUATIONS[:3]), llm)
@@ -183,15 +181,17 @@ def test_run_through_server_gives_records_with_provenance_then_cache_hits(server
     for outcome in kept:
         prov = outcome.provenance
         assert outcome.fields["story"].strip()
-        assert (prov.model, prov.model_sha256, prov.prompt_format) == (SERVED, f"served:{SERVED}", "completion")
+        assert (prov.backend.model, prov.backend.model_sha256, prov.prompt_format) == (SERVED, f"served:{SERVED}",
+                                                                                       "completion")
         assert prov.seed == derive_seed(llm.seed, "brainstorm", outcome.item.id, prov.attempts)
-        assert prov.sampling == sampling_of(BRAINSTORM) and prov.finish_reason == "stop"
+        assert prov.sampling == sampling_of(BRAINSTORM).model_dump() and prov.finish_reason == "stop"
         assert 0 < prov.completion_tokens <= BRAINSTORM.max_tokens * prov.attempts
     second, stats2, _ = run(items(SITUATIONS[:3]), llm)
     assert stats2.model_calls == 0 and stats2.cache_hits == stats1.model_calls
     assert fields_and_provenance(second) == fields_and_provenance(first)
 
 
+@pytest.mark.model
 def test_concurrency_keeps_input_order_and_results(server, tmp_path, monkeypatch):
     monkeypatch.setenv("SYNTHEMPATHY_CACHE_DIR", str(tmp_path / "one"))
     one, stats_one, _ = run(items(), openai_llm(server.base_url))
@@ -204,6 +204,7 @@ def test_concurrency_keeps_input_order_and_results(server, tmp_path, monkeypatch
         stats_one.model_calls, stats_one.completion_tokens, stats_one.rejected)
 
 
+@pytest.mark.model
 def test_api_key_is_sent_as_bearer_and_written_nowhere(server, isolated_cache, monkeypatch):
     outcomes, stats, _ = run(items(SITUATIONS[:2]), openai_llm(server.base_url))  # the server demands the key
     assert stats.model_calls >= 2
@@ -222,6 +223,7 @@ def test_api_key_is_sent_as_bearer_and_written_nowhere(server, isolated_cache, m
         run(items(SITUATIONS[3:4]), openai_llm(server.base_url, api_key_env="OTHER_KEY"))
 
 
+@pytest.mark.model
 def test_server_errors_grammar_length_and_chat(server):
     huge = " ".join(["worry"] * 1500)
     with pytest.raises(UserError) as err:
@@ -254,6 +256,7 @@ def one_server_run_then_a_second_server(server, embedded_model, tmp_path, monkey
     return whole, whole_stats, second
 
 
+@pytest.mark.model
 def test_server_killed_mid_stage_then_rerun_resumes_and_matches_uninterrupted(server, embedded_model, tmp_path,
                                                                               monkeypatch):
     whole, whole_stats, dying = one_server_run_then_a_second_server(server, embedded_model, tmp_path, monkeypatch)
@@ -275,6 +278,7 @@ def test_server_killed_mid_stage_then_rerun_resumes_and_matches_uninterrupted(se
     assert fields_and_provenance(again) == fields_and_provenance(whole)
 
 
+@pytest.mark.model
 def test_two_servers_share_the_work_and_one_killed_mid_stage_moves_its_work(server, embedded_model, tmp_path,
                                                                              monkeypatch):
     whole, whole_stats, dying = one_server_run_then_a_second_server(server, embedded_model, tmp_path, monkeypatch)
@@ -498,53 +502,6 @@ def test_chat_format_posts_one_user_message(fake):
     assert "prompt" not in body
 
 
-# -- the driver, without a server ----------------------------------------------
-
-class SlowBackend(Backend):
-    """Answers item i after `delay(i)` seconds, so calls complete out of order."""
-
-    def __init__(self, concurrency: int, delay):
-        self.model = ModelFile(name="slow", path=None, sha256="0" * 64)
-        self.configured_format, self.concurrency, self.delay = "completion", concurrency, delay
-
-    def complete(self, prompt, sampling, seed, grammar=None):
-        index = SITUATIONS.index(prompt.suffix.split("Situation: ")[1].split("\n")[0])
-        time.sleep(self.delay(index))
-        return Completion(text=f" story {index}", finish_reason="stop", completion_tokens=2, prompt_format="completion")
-
-
-def run_with(backend, items_):
-    template = load_template(ROOT / BRAINSTORM.prompt, {"situation"})
-    cache = RequestCache()
-    try:
-        gen = Generator("brainstorm", template, BRAINSTORM, LLMParams(), backend, cache, STORY)
-        return gen.run(items_), gen.stats
-    finally:
-        cache.close()
-
-
-def test_threaded_run_returns_input_order_when_calls_finish_in_reverse():
-    outcomes, stats = run_with(SlowBackend(4, lambda i: 0.05 * (len(SITUATIONS) - i)), items())
-    assert [o.fields["story"] for o in outcomes] == [f"story {i}" for i in range(len(SITUATIONS))]
-    assert (stats.model_calls, stats.completion_tokens, stats.kept, stats.items) == (6, 12, 6, 6)
-
-
-def test_ctrl_c_stops_a_threaded_run_at_once(capsys):
-    # a shell starts background jobs with SIGINT ignored; Ctrl-C in a terminal raises KeyboardInterrupt
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
-    timer.start()
-    start = time.monotonic()
-    try:
-        with pytest.raises(SystemExit) as exc:
-            run_with(SlowBackend(2, lambda i: 0.3 if i < 2 else 30), items())
-    finally:
-        timer.cancel()
-        signal.signal(signal.SIGINT, previous)
-    assert exc.value.code == 130 and time.monotonic() - start < 5
-    assert re.search(r"brainstorm: interrupted after [0-2]/6 items", capsys.readouterr().err)  # items 2+ take 30 s
-
-
 # -- params ------------------------------------------------------------------
 
 def write_llm(tmp_path: Path, **llm) -> Path:
@@ -573,9 +530,9 @@ def test_openai_params_load_with_defaults(tmp_path):
     assert (llm.concurrency, llm.timeout_s, llm.max_retries, llm.api_key_env, llm.model_sha256) == (
         1, 600.0, 5, KEY_ENV, None)
     backend = make_backend(llm)
-    assert (backend.model.name, backend.model.sha256, backend.configured_format) == ("qwen2.5-7b", "served:qwen2.5-7b",
-                                                                                    "completion")
-    assert make_backend(llm.model_copy(update={"model_sha256": "a" * 64})).model.sha256 == "a" * 64
+    assert backend.identity == BackendIdentity(model="qwen2.5-7b", model_sha256="served:qwen2.5-7b",
+                                               format_setting="completion", implementation="openai r1")
+    assert make_backend(llm.model_copy(update={"model_sha256": "a" * 64})).identity.model_sha256 == "a" * 64
     with pytest.raises(UserError, match=r"judge\.model: '/m/judge\.gguf' is a local GGUF"):
         make_backend(llm.model_copy(update={"model": "/m/judge.gguf"}))
 
@@ -605,12 +562,14 @@ def test_openai_params_errors_name_the_key(tmp_path, llm, key, problem):
     assert msg.startswith(f"{path}:") and f": {key}: " in msg and problem in msg and "\n" not in msg
 
 
-def test_shared_cache_with_in_process_backend_when_sha256_is_given(embedded_model):
-    # batch_size 1: the in-process backend decoding one item at a time; a batched one keys its calls apart
-    local = LLMParams(n_ctx=1024, n_threads=2, prompt_format="completion", max_attempts=2, batch_size=1)
-    first, stats1, _ = run(items(SITUATIONS[:2]), local)
-    remote = openai_llm("http://127.0.0.1:9/v1", prompt_format="completion", model_sha256=embedded_model.sha256)
-    second, stats2, _ = run(items(SITUATIONS[:2]), remote)  # nothing listens on port 9: every call must be cached
-    assert stats2.model_calls == 0 and stats2.cache_hits == stats1.model_calls
-    assert [o.fields for o in second] == [o.fields for o in first]
-    assert {(o.provenance.model, o.provenance.model_sha256) for o in second if o.fields} == {(SERVED, embedded_model.sha256)}
+def test_server_and_in_process_backend_never_share_cached_calls(embedded_model):
+    """Even serving the same GGUF, a server runs another sampler and other kernels: a warm cache
+    must not hand its calls to the in-process backend (or back), or a fresh cache would differ."""
+    local = make_backend(LLMParams(prompt_format="completion", batch_size=1)).identity
+    remote = make_backend(openai_llm("http://127.0.0.1:9/v1", prompt_format="completion",
+                                     model_sha256=embedded_model.sha256)).identity
+    assert (remote.model_sha256, remote.format_setting) == (local.model_sha256, local.format_setting)
+    assert remote.implementation == "openai r1" and local.implementation.startswith("llama_cpp r1, llama-cpp-python ")
+    key = dict(prompt="p", sampling=sampling_of(BRAINSTORM).model_dump(), seed=1, grammar=None)
+    assert request_key(backend=local.model_dump(), **key) != request_key(backend=remote.model_dump(), **key)
+

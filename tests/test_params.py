@@ -2,9 +2,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from synthempathy.errors import UserError
-from synthempathy.params import load_params, sampling_of
+from synthempathy.params import SamplingParams, load_params, sampling_of
 
 from conftest import ROOT
 
@@ -72,10 +73,12 @@ def test_missing_section_and_bad_yaml(tmp_path):
 def test_sampling_excludes_prompt_paths_and_switches():
     params = load_params(ROOT / "params.yaml")
     sampling = sampling_of(params.respond)
-    assert not {"prompt", "direct_prompt", "chain_of_empathy", "grammar"} & set(sampling)
-    assert set(sampling_of(params.judge)) == set(sampling)
-    assert sampling["temperature"] == params.respond.temperature
-    assert sampling["stop"] == params.respond.stop
+    assert type(sampling) is SamplingParams
+    assert not {"prompt", "direct_prompt", "chain_of_empathy", "grammar"} & set(sampling.model_dump())
+    assert set(sampling_of(params.judge).model_dump()) == set(sampling.model_dump())
+    assert (sampling.temperature, sampling.stop) == (params.respond.temperature, params.respond.stop)
+    with pytest.raises(ValidationError):  # frozen: a backend cannot change what the cache key recorded
+        sampling.temperature = 0.1
 
 
 def test_chain_of_empathy_switch_picks_the_prompt(tmp_path):

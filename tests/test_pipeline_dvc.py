@@ -17,9 +17,18 @@ from synthempathy.records import Judgement, Pair, Reject
 from conftest import ROOT
 from dvc_project import OUTPUTS, Project, make_project
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.model
 
 @pytest.fixture(scope="module")
+def strings_in(value) -> list[str]:
+    """Every string leaf of a JSON value (dict keys excluded)."""
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in strings_in(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in strings_in(v)]
+    return [value] if isinstance(value, str) else []
+
+
 def project(tmp_path_factory) -> Project:
     base = tmp_path_factory.mktemp("pipeline")
     proj = make_project(base / "repo", base / "cache")
@@ -48,7 +57,9 @@ def test_repro_builds_a_valid_corpus_with_metrics(project):
     assert {j.id for j in judged} <= {p.id for p in pairs}
     assert evaluate["epitome"]["judged"] + evaluate["epitome"]["failed"] == len(pairs)
     assert 0 <= evaluate["epitome"]["total"]["mean"] <= 6
-    assert json.loads(project.read("metrics/judge.json"))["model"]["name"] == "gemma-3-270m-q4_k_m.gguf"
+    assert {j.provenance.backend.model for j in judged} == {"gemma-3-270m-q4_k_m.gguf"}
+    for path in sorted((project.path / "metrics").glob("*.json")):  # numbers to diff; names live in provenance
+        assert not strings_in(json.loads(path.read_text())), path.name
     assert set(evaluate["diversity"]) == {"explanation", "response"}
     assert evaluate["toxicity"]["flagged_rate"] == 0.0  # the filter removed what its scorer flags
     err = project.first_repro.stderr + project.first_repro.stdout

@@ -90,6 +90,7 @@ def test_plan_command_runs_and_rejects_bad_options(project):
     assert bad.returncode == 2 and bad.stderr.strip() == "error: --tok-per-s must be positive (got -3)"
 
 
+@pytest.mark.model
 def test_a_run_that_calls_the_model_records_its_speed(embedded_model):
     params = GenerationParams(prompt="prompts/brainstorm.txt", max_tokens=16, stop=["\n"])
     llm = LLMParams(n_ctx=1024, batch_size=2, max_attempts=1)

@@ -6,14 +6,15 @@ from synthempathy.dedupe import NearDupParams
 from synthempathy.params import FilterParams
 from synthempathy.quality import (dedupe, drop_toxic, first_gate_problem, first_problem, gate_first_person,
                                   topic_overlap)
-from synthempathy.records import Pair, Provenance
+from synthempathy.records import Pair
 from synthempathy.toxicity import ToxicityParams
+
+from fakes import provenance
 
 P = FilterParams(min_words={"explanation": 5, "response": 5}, max_words={"explanation": 60, "response": 60})
 GOOD_EXPLANATION = "I lost my job last week and I keep wondering how I will pay the rent next month."
 GOOD_RESPONSE = "That sounds frightening, and it makes sense that you feel worried. What has helped you so far?"
-PROV = Provenance(model="m", model_sha256="0", prompt="p", prompt_sha256="1", prompt_format="completion",
-                  sampling={}, seed=1, attempts=1, finish_reason="stop", completion_tokens=1)
+PROV = provenance(completion_tokens=1)
 
 
 def pair(i: int, explanation: str = GOOD_EXPLANATION, response: str = GOOD_RESPONSE) -> Pair:

@@ -6,11 +6,11 @@ from hypothesis import given, strategies as st
 from synthempathy.errors import UserError
 from synthempathy.generate import derive_seed
 from synthempathy.jsonl import dumps, read_records, write_json, write_records
-from synthempathy.records import Provenance, Reject, Story
+from synthempathy.records import Reject, Story
 
-PROV = Provenance(model="m.gguf", model_sha256="0" * 64, prompt="prompts/x.txt", prompt_sha256="1" * 64,
-                  prompt_format="completion", sampling={"temperature": 0.7}, seed=5, attempts=1,
-                  finish_reason="stop", completion_tokens=12)
+from fakes import provenance
+
+PROV = provenance(sampling={"temperature": 0.7}, seed=5, completion_tokens=12)
 
 
 def story(i=0, text="A story."):

@@ -20,7 +20,7 @@ from synthempathy.records import Pair
 from conftest import ROOT
 from dvc_project import Project, make_project
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.model
 
 
 def release(project: Project, *args: str, check: bool = True):

@@ -1,7 +1,6 @@
 """Crisis disclosures: the detector and the response check on hand-written labels, idioms, the
 policies, and what the card and the SFT export say."""
 
-import json
 import sys
 
 import pytest

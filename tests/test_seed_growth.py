@@ -9,7 +9,7 @@ from synthempathy.grow import MAX_WORDS, MIN_WORDS
 
 from dvc_project import make_project
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.model
 
 
 def calls(stderr: str, stage: str) -> tuple[int, int]:

@@ -10,6 +10,7 @@ from synthempathy.params import Params, SeedParams, load_params
 from synthempathy.seeds import derived_id, load_seed_files
 
 from conftest import ROOT
+from fakes import provenance
 
 COLUMNS = SeedParams().columns
 TAXONOMY = "categories:\n  work:\n    - {id: work-a, situation: A deadline moved up by a week.}\n  health: []\n"
@@ -163,7 +164,6 @@ class ScriptedGenerator:
 
     def run(self, items):
         from synthempathy.generate import Outcome
-        from synthempathy.records import Provenance
 
         self.seen.append([item.id for item in items])
         outcomes = []
@@ -172,9 +172,7 @@ class ScriptedGenerator:
             if text is None:
                 outcomes.append(Outcome(item=item, reason="invalid", detail="scripted failure"))
                 continue
-            prov = Provenance(model="scripted", model_sha256="0" * 64, prompt="prompts/seeds.txt",
-                              prompt_sha256="0" * 64, prompt_format="completion", sampling={}, seed=1, attempts=1,
-                              finish_reason="stop", completion_tokens=5)
+            prov = provenance(prompt="prompts/seeds.txt")
             outcomes.append(Outcome(item=item, fields={"situation": text}, provenance=prov))
         return outcomes
 

@@ -1,8 +1,10 @@
 """Content-addressed request cache (SQLite, WAL), kept outside DVC outs.
 
 Every LLM call is stored under the hash of everything that determines its
-output: model file sha256, prompt format, full prompt text, sampling params,
-per-call seed. A stage that was killed re-runs and pays only for calls it had
+output: the backend's identity (model file sha256, prompt format, batch rows,
+CPU repacking, GPU layers, and the implementation: our backend's revision and
+the llama-cpp-python version), the full prompt text, sampling params, grammar
+and per-call seed. A stage that was killed re-runs and pays only for calls it had
 not finished; a stage re-run after a downstream-only change (or after its
 outputs were deleted) never loads the model at all. Each result is committed
 as soon as it arrives.

@@ -83,7 +83,7 @@ def judge_identity(provenance: Provenance | ClassifierProvenance) -> dict:
     design); for a classifier the file's hash."""
     if isinstance(provenance, ClassifierProvenance):
         return classifier_identity(provenance.model_sha256)
-    return {"scorer": "llm", "model_sha256": provenance.model_sha256, "prompt_sha256": provenance.prompt_sha256,
+    return {"scorer": "llm", "model_sha256": provenance.backend.model_sha256, "prompt_sha256": provenance.prompt_sha256,
             "grammar_sha256": provenance.grammar_sha256, "prompt_format": provenance.prompt_format,
             "sampling": provenance.sampling}
 

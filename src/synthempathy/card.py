@@ -57,7 +57,8 @@ def _lineage(provenances: Iterable[tuple[str, Provenance | ClassifierProvenance]
     """Distinct (stage, model, sha256) and (stage, prompt, sha256) rows, in first-seen order."""
     models, prompts = {}, {}
     for stage, prov in provenances:
-        models.setdefault((stage, prov.model, f"`{prov.model_sha256}`"), None)
+        model = prov.backend if isinstance(prov, Provenance) else prov
+        models.setdefault((stage, model.model, f"`{model.model_sha256}`"), None)
         if isinstance(prov, Provenance):
             prompts.setdefault((stage, f"`{prov.prompt}`", f"`{prov.prompt_sha256}`"), None)
     return list(models), list(prompts)

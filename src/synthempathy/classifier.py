@@ -137,7 +137,6 @@ def run_judge(pairs: Sequence[Pair], params: Params, out_path: str, failed_path:
     judgements = judge_pairs(pairs, params.judge.classifier, params.calibration)
     write_records(out_path, judgements)
     write_records(failed_path, [])
-    model = {"name": NAME, "sha256": judgements[0].provenance.model_sha256 if judgements else ""}
     write_json(metrics_path, {"items": len(pairs), "kept": len(judgements), "rejected": {}, "retries": 0,
-                              "completion_tokens": 0, "model": model})
+                              "completion_tokens": 0})
     print(f"judge: {len(pairs)} pairs scored by the classifier {params.judge.classifier}", file=sys.stderr)

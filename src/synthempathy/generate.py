@@ -60,8 +60,8 @@ class Step:
     """GBNF for this step alone, in place of the stage's grammar: cheap for a step of a
     few tokens (respond.emotion_grammar), where the whole-vocabulary cost above is small."""
 
-    def sampling(self, base: dict) -> dict:
-        return {**base, "stop": [*base["stop"], "\n"]} if self.single_line else base
+    def sampling(self, base: SamplingParams) -> SamplingParams:
+        return base.model_copy(update={"stop": [*base.stop, "\n"]}) if self.single_line else base
 
 
 def derive_seed(base_seed: int, stage: str, item_id: str, attempt: int) -> int:
@@ -124,24 +124,17 @@ class Generator:
         grammars = list(dict.fromkeys(g for g in (grammar, *(step.grammar for step in steps)) if g))
         self.grammar_sha256 = hashlib.sha256("\n".join(grammars).encode()).hexdigest() if grammars else None
         self.backend, self.cache, self.steps = backend, cache, tuple(steps)
+        self.identity = backend.identity
         self.sampling = sampling_of(params)
         self.stats = StageStats()
         self._lock = threading.Lock()  # guards stats when items run on worker threads
         self._stopping = threading.Event()  # set when a threaded run ends early: workers start no new calls
 
-    def _call(self, item: Item, seed: int, continuation: str, sampling: dict, grammar: str | None) -> Completion:
+    def _call(self, item: Item, seed: int, continuation: str, sampling: SamplingParams, grammar: str | None) -> Completion:
         rendered = self.template.render(**item.values)
         prompt = Prompt(prefix=rendered.prefix, suffix=rendered.suffix + continuation)
-        key = request_key(
-            model_sha256=self.backend.model.sha256,
-            prompt_format=self.backend.configured_format,
-            prompt=prompt.text,
-            sampling=sampling,
-            seed=seed,
-            grammar=grammar,
-            **({"batch_rows": self.backend.batch_rows} if self.backend.batch_rows else {}),
-            **({"cpu_repack": False} if self.backend.cpu_repack_off else {}),
-        )
+        key = request_key(backend=self.identity.model_dump(), prompt=prompt.text, sampling=sampling.model_dump(), seed=seed,
+                          grammar=grammar)
         cached = self.cache.get(key)
         if cached is not None:
             with self._lock:
@@ -194,14 +187,12 @@ class Generator:
             outcome.fields = fields
             outcome.reason = outcome.detail = ""
             outcome.provenance = Provenance(
-                model=self.backend.model.name,
-                model_sha256=self.backend.model.sha256,
+                backend=self.identity,
                 prompt=self.template.path,
                 prompt_sha256=self.template.sha256,
                 prompt_format=completion.prompt_format,
                 grammar_sha256=self.grammar_sha256,
-                batch_rows=self.backend.batch_rows,
-                sampling=self.sampling,
+                sampling=self.sampling.model_dump(),
                 seed=seed,
                 attempts=attempt,
                 finish_reason=completion.finish_reason,
@@ -226,7 +217,7 @@ class Generator:
             bar.set_postfix(calls=self.stats.model_calls, cached=self.stats.cache_hits, refresh=False)
             bar.update()
 
-        workers = min(max(1, getattr(self.backend, "concurrency", 1)), len(items))
+        workers = min(self.backend.concurrency, len(items))
         try:
             if workers <= 1:
                 for index, item in enumerate(items):
@@ -250,8 +241,8 @@ class Generator:
         self.stats.kept = sum(o.fields is not None for o in outcomes)
         self.stats.seconds = time.monotonic() - start
         if self.stats.model_tokens > tokens_before:  # for `synthempathy plan`
-            rows = self.backend.batch_rows or self.backend.concurrency
-            self.cache.record_speed(self.stage, self.backend.model.sha256, rows,
+            rows = self.identity.batch_rows or self.backend.concurrency
+            self.cache.record_speed(self.stage, self.identity.model_sha256, rows,
                                     self.stats.model_tokens - tokens_before, self.stats.seconds)
         return outcomes
 

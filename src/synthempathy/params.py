@@ -153,7 +153,8 @@ class ScaleParams(Section):
 
 
 class SamplingParams(Section):
-    """llama.cpp sampling settings; recorded in every record's provenance."""
+    """llama.cpp sampling settings; recorded in every record's provenance. The same fields,
+    and nothing else, reach a backend (`sampling_of`)."""
 
     temperature: float = Field(0.8, ge=0.0, le=5.0)
     top_p: float = Field(0.95, gt=0.0, le=1.0)
@@ -422,6 +423,6 @@ def _line_of(text: str, loc: list[str]) -> int | None:
     return line
 
 
-def sampling_of(stage: SamplingParams) -> dict[str, Any]:
-    """The sampling settings alone, as recorded in provenance and cache keys."""
-    return SamplingParams.model_validate(stage.model_dump(include=set(SamplingParams.model_fields))).model_dump()
+def sampling_of(stage: SamplingParams) -> SamplingParams:
+    """A stage's sampling settings alone, without its prompt, grammar or other keys."""
+    return SamplingParams.model_validate(stage.model_dump(include=set(SamplingParams.model_fields)))

@@ -105,7 +105,8 @@ def make_plan(params: Params, metrics_dir: Path = Path("metrics"), pairs: int | 
         for stage, n in items.items():
             llm = params.llm.model_copy(update={"model": params.judge.model}) if stage == "judge" else params.llm
             backend = make_backend(llm)
-            speed = tok_per_s or cache.speed(stage, backend.model.sha256, backend.batch_rows or backend.concurrency)
+            identity = backend.identity
+            speed = tok_per_s or cache.speed(stage, identity.model_sha256, identity.batch_rows or backend.concurrency)
             plans.append(StagePlan(stage, n, n * r[stage].attempts * steps[stage], n * r[stage].tokens, speed,
                                    r[stage].measured))
     finally:

@@ -18,18 +18,40 @@ class Record(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class Provenance(Record):
-    """How one LLM output was made: enough to reproduce or audit it."""
+class BackendIdentity(Record):
+    """Everything about a backend that can change its output for one request: the model
+    file, how prompts are formatted and batched, and which code decodes them. Backends
+    expose one (`Backend.identity`); the driver puts it, unchanged, into every request-cache
+    key and every record's provenance, so a change here misses the cache instead of being
+    served completions another implementation made."""
 
     model: str
     model_sha256: str
+    """The GGUF's sha256, or `served:<name>` for a server whose weights we cannot hash."""
+    format_setting: str
+    """llm.prompt_format as configured (`auto` resolves per model: see Provenance.prompt_format)."""
+    batch_rows: int | None = None
+    """llm.batch_size when an output came from a fixed batch of that many rows (it depends
+    on it); null when it was decoded on its own or by a server."""
+    cpu_repack: bool = True
+    """False when the model loaded without llama.cpp's repacked CPU weights (llm.cpu_repack):
+    other matmul kernels, other outputs."""
+    gpu_layers: int = 0
+    """Layers offloaded to a GPU (0 on a CPU-only build whatever llm.n_gpu_layers says)."""
+    implementation: str
+    """The decoding code: our backend's name and revision plus the llama-cpp-python version
+    (whose sampler chain and kernels we call), e.g. `llama_cpp r1, llama-cpp-python 0.3.36`."""
+
+
+class Provenance(Record):
+    """How one LLM output was made: enough to reproduce or audit it."""
+
+    backend: BackendIdentity
     prompt: str
     prompt_sha256: str
     prompt_format: str
+    """The format actually used ('completion' or 'chat')."""
     grammar_sha256: str | None = None
-    batch_rows: int | None = None
-    """llm.batch_size when the output came from a fixed batch of that many rows (it depends
-    on it); null when it was decoded on its own or by a server."""
     sampling: dict[str, Any]
     seed: int
     attempts: int = Field(ge=1)

@@ -135,7 +135,6 @@ def run_generation(stage: GenerationStage, params: Params, inputs: Sequence[tupl
         "rejected": dict(sorted(Counter(r.reason for r in rejects).items())),
         "retries": stats.retries,
         "completion_tokens": stats.completion_tokens,
-        "model": {"name": generator.backend.model.name, "sha256": generator.backend.model.sha256},
         **(extra_metrics or {}),
     }
     write_json(metrics_path, metrics)

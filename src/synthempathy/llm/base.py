@@ -11,8 +11,9 @@ from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ..models import ModelFile
+from ..params import SamplingParams
 from ..prompts import Prompt
+from ..records import BackendIdentity
 
 
 @dataclass(frozen=True)
@@ -35,21 +36,15 @@ class Completion:
 class Backend(ABC):
     """A model that completes prompts. Subclasses load lazily on first use."""
 
-    model: ModelFile
-    configured_format: str
-    """llm.prompt_format as written in params (part of every cache key)."""
     concurrency: int = 1
     """Calls the driver may have in flight at once; `complete` must be thread-safe when > 1."""
-    batch_rows: int | None = None
-    """Rows per decode step when outputs depend on it (llm.batch_size > 1, see
-    llama_cpp_batched.py); None when a call's output depends on its own inputs only.
-    Part of every request-cache key and recorded in provenance."""
-    cpu_repack_off: bool = False
-    """True when the model loads without llama.cpp's repacked CPU weights (llm.cpu_repack,
-    llm/amx_workaround.py): other matmul kernels, other outputs, so part of the cache key."""
+
+    identity: BackendIdentity
+    """What this backend's outputs depend on besides the request, known before the model loads.
+    Every request-cache key and every record's provenance holds it unchanged."""
 
     @abstractmethod
-    def complete(self, prompt: Prompt, sampling: dict[str, Any], seed: int, grammar: str | None = None) -> Completion:
+    def complete(self, prompt: Prompt, sampling: SamplingParams, seed: int, grammar: str | None = None) -> Completion:
         """Generate one completion for `prompt` with the given sampling and seed,
         constrained by the GBNF `grammar` when one is given."""
 

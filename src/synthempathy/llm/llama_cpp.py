@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import importlib.metadata
 import os
 import sys
 from typing import Any
@@ -23,12 +24,23 @@ from tqdm import tqdm
 
 from ..errors import UserError
 from ..models import ModelFile, resolve_model
-from ..params import LLMParams
+from ..params import LLMParams, SamplingParams
 from ..prompts import Prompt
+from ..records import BackendIdentity
 from . import amx_workaround
 from .base import Backend, Completion
 
 CHAT_TEMPLATE_KEY = "tokenizer.chat_template"
+
+REVISION = 1
+"""Bump when a change in this module can alter any output (tokenising, prefix handling,
+sampling keywords): it is part of every request-cache key, so old completions are then
+regenerated instead of served."""
+
+
+def llama_cpp_version() -> str:
+    """The installed llama-cpp-python, whose kernels and sampler chain make our outputs."""
+    return importlib.metadata.version("llama-cpp-python")
 
 
 def format_chat(template: str, bos_token: str, eos_token: str, prompt: Prompt) -> Prompt:
@@ -49,16 +61,9 @@ def format_chat(template: str, bos_token: str, eos_token: str, prompt: Prompt) -
     return Prompt(prefix=formatted[:cut], suffix=formatted[cut:])
 
 
-def sampling_kwargs(sampling: dict[str, Any]) -> dict[str, Any]:
+def sampling_kwargs(sampling: SamplingParams) -> dict[str, Any]:
     """Our sampling params as llama-cpp-python's create_completion keywords (stop excluded)."""
-    return {
-        "max_tokens": sampling["max_tokens"],
-        "temperature": sampling["temperature"],
-        "top_p": sampling["top_p"],
-        "top_k": sampling["top_k"],
-        "min_p": sampling["min_p"],
-        "repeat_penalty": sampling["repeat_penalty"],
-    }
+    return sampling.model_dump(exclude={"stop"})
 
 
 @contextlib.contextmanager
@@ -81,6 +86,10 @@ def _quiet_stderr():
 
 
 class LlamaCppBackend(Backend):
+    name, revision = "llama_cpp", REVISION
+    batch_rows: int | None = None
+    """Rows per decode step when outputs depend on it (the batched subclass)."""
+
     @property
     def own_context_tokens(self) -> int:
         """KV cache size of the Llama object's own context, the one create_completion uses."""
@@ -89,7 +98,6 @@ class LlamaCppBackend(Backend):
     def __init__(self, params: LLMParams):
         self.params = params
         self.model: ModelFile = resolve_model(params.model)
-        self.configured_format = params.prompt_format
         self._llm = None
         self._format: str | None = None
         self._prefix_tokens: list[int] = []
@@ -101,7 +109,7 @@ class LlamaCppBackend(Backend):
         from llama_cpp import Llama
 
         p = self.params
-        if self.cpu_repack_off and p.cpu_repack == "auto":
+        if not self.repack.enabled and p.cpu_repack == "auto":
             tqdm.write(f"llm: {self.repack.reason}", file=sys.stderr)  # above the progress bar
         try:
             with _quiet_stderr(), amx_workaround.load_context(self.repack):
@@ -131,9 +139,20 @@ class LlamaCppBackend(Backend):
         """llm.cpu_repack resolved for this machine (needed before loading, for cache keys)."""
         return amx_workaround.decide_here(self.params.cpu_repack)
 
-    @property
-    def cpu_repack_off(self) -> bool:
-        return not self.repack.enabled
+    @functools.cached_property
+    def identity(self) -> BackendIdentity:
+        import llama_cpp  # loads the shared library, not the model
+
+        p = self.params
+        return BackendIdentity(
+            model=self.model.name,
+            model_sha256=self.model.sha256,
+            format_setting=p.prompt_format,
+            batch_rows=self.batch_rows,
+            cpu_repack=self.repack.enabled,
+            gpu_layers=p.n_gpu_layers if llama_cpp.llama_supports_gpu_offload() else 0,
+            implementation=f"{self.name} r{self.revision}, llama-cpp-python {llama_cpp_version()}",
+        )
 
     @property
     def llm(self):
@@ -192,21 +211,21 @@ class LlamaCppBackend(Backend):
             self._grammars[text] = LlamaGrammar.from_string(text, verbose=False)
         return self._grammars[text]
 
-    def _prepare(self, prompt: Prompt, sampling: dict[str, Any]) -> tuple[list[int], list[int], list[str]]:
+    def _prepare(self, prompt: Prompt, sampling: SamplingParams) -> tuple[list[int], list[int], list[str]]:
         """The request as (static prefix tokens, suffix tokens, stop strings); checks it fits n_ctx."""
         sent, extra_stop = self._as_sent(prompt)
         prefix, suffix = self._tokens(sent)
         if not suffix:
             suffix, prefix = prefix[-1:], prefix[:-1]
-        needed = len(prefix) + len(suffix) + sampling["max_tokens"]
+        needed = len(prefix) + len(suffix) + sampling.max_tokens
         if needed > self.params.n_ctx:
             raise UserError(
-                f"prompt of {len(prefix) + len(suffix)} tokens + max_tokens {sampling['max_tokens']} "
+                f"prompt of {len(prefix) + len(suffix)} tokens + max_tokens {sampling.max_tokens} "
                 f"exceeds llm.n_ctx {self.params.n_ctx}: raise llm.n_ctx or shorten the prompt"
             )
-        return prefix, suffix, list(sampling["stop"]) + extra_stop
+        return prefix, suffix, list(sampling.stop) + extra_stop
 
-    def complete(self, prompt: Prompt, sampling: dict[str, Any], seed: int, grammar: str | None = None) -> Completion:
+    def complete(self, prompt: Prompt, sampling: SamplingParams, seed: int, grammar: str | None = None) -> Completion:
         llm = self.llm
         prefix, suffix, stop = self._prepare(prompt, sampling)
         self._restore_prefix(prefix)

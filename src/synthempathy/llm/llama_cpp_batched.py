@@ -35,21 +35,25 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..params import LLMParams
+from ..params import LLMParams, SamplingParams
 from ..prompts import Prompt
 from .base import Completion
 from .llama_cpp import LlamaCppBackend, _quiet_stderr
+
+REVISION = 1
+"""Bump when a change in this module can alter any output (scheduling, padding, sampling);
+see llama_cpp.REVISION."""
 
 PREFIX_SEQ = 0
 """Sequence holding the current static prefix; slots are sequences 1..batch_size."""
 
 
-def sampler_chain(llm, sampling: dict[str, Any], seed: int, grammar=None):
+def sampler_chain(llm, sampling: SamplingParams, seed: int, grammar=None):
     """One item's sampler chain, built by llama-cpp-python exactly as create_completion builds it
     (penalties over the generated tokens, grammar, top-k, typical, top-p, min-p, temperature, seed)."""
     llm.set_seed(seed)  # _init_sampler seeds the chain's dist sampler from it
-    return llm._init_sampler(top_k=sampling["top_k"], top_p=sampling["top_p"], min_p=sampling["min_p"],
-                             temp=sampling["temperature"], repeat_penalty=sampling["repeat_penalty"],
+    return llm._init_sampler(top_k=sampling.top_k, top_p=sampling.top_p, min_p=sampling.min_p,
+                             temp=sampling.temperature, repeat_penalty=sampling.repeat_penalty,
                              grammar=grammar)
 
 
@@ -57,7 +61,7 @@ def sampler_chain(llm, sampling: dict[str, Any], seed: int, grammar=None):
 class _Request:
     prefix: list[int]
     suffix: list[int]
-    sampling: dict[str, Any]
+    sampling: SamplingParams
     seed: int
     grammar: str | None
     stop: list[str]
@@ -79,6 +83,8 @@ class _Slot:
 
 
 class BatchedLlamaCppBackend(LlamaCppBackend):
+    name, revision = "llama_cpp_batched", REVISION
+
     def __init__(self, params: LLMParams):
         super().__init__(params)
         self.batch_rows = params.batch_size
@@ -98,7 +104,7 @@ class BatchedLlamaCppBackend(LlamaCppBackend):
     own_context_tokens = 256
 
     # -- called from the driver's worker threads ----------------------------------
-    def complete(self, prompt: Prompt, sampling: dict[str, Any], seed: int, grammar: str | None = None) -> Completion:
+    def complete(self, prompt: Prompt, sampling: SamplingParams, seed: int, grammar: str | None = None) -> Completion:
         if self._closing:  # no scheduler would ever answer
             raise RuntimeError("complete() called on a closed backend")
         with self._load_lock:  # the first calls arrive together; load the model once
@@ -251,7 +257,7 @@ class BatchedLlamaCppBackend(LlamaCppBackend):
         cuts = [at for at in (text.find(stop) for stop in request.stop) if at >= 0]
         if cuts:
             return self._finish(slot, "stop", text[:min(cuts)])
-        if len(slot.tokens) >= request.sampling["max_tokens"]:
+        if len(slot.tokens) >= request.sampling.max_tokens:
             return self._finish(slot, "length", text)
         return None
 

@@ -20,15 +20,15 @@ has one (llama.cpp servers honour these; other servers may ignore them).
 `finish_reason` "length" maps to 'length', anything else to 'stop';
 completion_tokens comes from `usage`.
 
-Model identity (provenance and request-cache keys): the name is
-llm.served_model; the sha256 is llm.model_sha256 when set (then calls are
-shared with the in-process backend running that GGUF, provided prompt_format
-is the same explicit value: an in-process `auto` key depends on the GGUF's
-chat template, which we cannot see here), else the marker
-`served:<served_model>`, which is not a file hash. The base URL is not part of
-the identity, so moving the server or adding replicas keeps the cache; giving
-different weights the same served name without model_sha256 would mix their
-cached results.
+Model identity (provenance and request-cache keys, `identity`): the name is
+llm.served_model; the sha256 is llm.model_sha256 when set, else the marker
+`served:<served_model>`, which is not a file hash. The implementation is this
+client's revision: we cannot see which llama.cpp or vLLM the server runs, so
+after upgrading the server give it a new llm.served_model (or delete the request
+cache) to regenerate. Calls are never shared with the in-process backend, whose
+sampler and kernels differ. The base URL is not part of the identity, so moving
+the server or adding replicas keeps the cache; giving different weights the same
+served name without model_sha256 would mix their cached results.
 
 Several servers: `llm.base_url` may be a list. Requests go round-robin to the
 servers that are up, `llm.concurrency` in flight across all of them. A server
@@ -69,11 +69,16 @@ import urllib.parse
 from typing import Any
 
 from ..errors import UserError
-from ..models import EMBEDDED, ModelFile
-from ..params import LLMParams
+from ..models import EMBEDDED
+from ..params import LLMParams, SamplingParams
 from ..prompts import Prompt
+from ..records import BackendIdentity
 from .base import Backend, Completion
 from .llama_cpp import sampling_kwargs
+
+REVISION = 1
+"""Bump when a change in this module can alter what a server is asked (the request body);
+see llama_cpp.REVISION."""
 
 MESSAGE_CHARS = 300
 """How much of a server's error message goes into our one-line error."""
@@ -125,8 +130,8 @@ class OpenAIServerBackend(Backend):
                 "every stage, the judge included, uses llm.served_model (leave judge.model at 'embedded')"
             )
         self.params = params
-        self.configured_format = "chat" if params.prompt_format == "chat" else "completion"
-        path = "chat/completions" if self.configured_format == "chat" else "completions"
+        self.format = "chat" if params.prompt_format == "chat" else "completion"
+        path = "chat/completions" if self.format == "chat" else "completions"
         self.urls = [f"{base}/{path}" for base in params.base_urls]
         parts = [urllib.parse.urlsplit(url) for url in self.urls]
         self._hosts = [p.netloc for p in parts]
@@ -135,11 +140,6 @@ class OpenAIServerBackend(Backend):
                                     for p in parts]
         self._local = threading.local()  # each worker thread keeps its own connection per server
         self.concurrency = params.concurrency
-        self.model = ModelFile(
-            name=params.served_model,
-            path=None,  # type: ignore[arg-type]  # the file lives on the server
-            sha256=params.model_sha256 or f"served:{params.served_model}",
-        )
         self._key = os.environ.get(params.api_key_env) or None
         self._lock = threading.Lock()
         self._sleep = time.sleep
@@ -149,6 +149,12 @@ class OpenAIServerBackend(Backend):
         self.calls = 0
         self.served = [0] * len(self.urls)
         """Answers per server, in llm.base_url order."""
+
+    @property
+    def identity(self) -> BackendIdentity:
+        return BackendIdentity(model=self.params.served_model,
+                               model_sha256=self.params.model_sha256 or f"served:{self.params.served_model}",
+                               format_setting=self.format, implementation=f"openai r{REVISION}")
 
     down_s = 30.0
     """How long a server that refused or dropped a connection gets no requests."""
@@ -175,29 +181,29 @@ class OpenAIServerBackend(Backend):
         return self.urls[0] if len(self.urls) == 1 else f"{len(self.urls)} servers ({', '.join(self.urls)})"
 
     # -- the request -------------------------------------------------------
-    def _body(self, prompt: Prompt, sampling: dict[str, Any], seed: int, grammar: str | None) -> dict[str, Any]:
+    def _body(self, prompt: Prompt, sampling: SamplingParams, seed: int, grammar: str | None) -> dict[str, Any]:
         body: dict[str, Any] = {
             "model": self.params.served_model,
             **sampling_kwargs(sampling),  # llama.cpp's server takes the same names as create_completion
             "seed": seed,
             "stream": False,
         }
-        if sampling["stop"]:
-            body["stop"] = list(sampling["stop"])
+        if sampling.stop:
+            body["stop"] = list(sampling.stop)
         if grammar is not None:
             body["grammar"] = grammar
-        if self.configured_format == "chat":
+        if self.format == "chat":
             body["messages"] = [{"role": "user", "content": prompt.text}]
         else:
             body["prompt"] = prompt.text
         return body
 
-    def complete(self, prompt: Prompt, sampling: dict[str, Any], seed: int, grammar: str | None = None) -> Completion:
+    def complete(self, prompt: Prompt, sampling: SamplingParams, seed: int, grammar: str | None = None) -> Completion:
         url, data = self._post(self._body(prompt, sampling, seed, grammar))
-        field = "message.content" if self.configured_format == "chat" else "text"
+        field = "message.content" if self.format == "chat" else "text"
         try:
             choice = data["choices"][0]
-            text = choice["message"]["content"] if self.configured_format == "chat" else choice["text"]
+            text = choice["message"]["content"] if self.format == "chat" else choice["text"]
         except (KeyError, IndexError, TypeError):
             raise UserError(self._redact(f"{url}: answer has no choices[0].{field}: {_one_line(json.dumps(data))}")) from None
         usage = data.get("usage") or {}
@@ -208,7 +214,7 @@ class OpenAIServerBackend(Backend):
             text=text or "",
             finish_reason="length" if choice.get("finish_reason") == "length" else "stop",
             completion_tokens=int(usage.get("completion_tokens") or 0),
-            prompt_format=self.configured_format,
+            prompt_format=self.format,
         )
 
     # -- HTTP with retries -------------------------------------------------
