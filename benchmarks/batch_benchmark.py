@@ -76,7 +76,7 @@ sys.path.insert(0, str(HERE))
 
 import llama_cpp
 from generation_benchmark import load_items, loadavg
-from synthempathy.llm.llama_cpp_batched import sampler_chain
+from synthempathy.generation.llm.llama_cpp_batched import sampler_chain
 
 CONTENDED_CORES = 0.25  # other processes busier than this during a measurement: --retries redoes it
 
@@ -87,7 +87,7 @@ class BatchRunner:
 
     def __init__(self, llm, n_slots: int, n_ctx_seq: int, threads: int, n_batch: int,
                  kv_unified: bool, joint_prefill: bool, fixed_rows: int = 0):
-        from synthempathy.llm.llama_cpp import _quiet_stderr
+        from synthempathy.generation.llm.llama_cpp import _quiet_stderr
 
         assert fixed_rows == 0 or fixed_rows >= n_slots
         n_slots = max(n_slots, fixed_rows)
@@ -142,7 +142,7 @@ class BatchRunner:
 
     def set_prefix(self, tokens: list[int]) -> None:
         """Evaluate the static prefix into sequence 0, in n_batch chunks as Llama.eval does."""
-        from synthempathy.llm.llama_cpp import _quiet_stderr
+        from synthempathy.generation.llm.llama_cpp import _quiet_stderr
 
         llama_cpp.llama_memory_clear(self.mem, True)
         with _quiet_stderr():
@@ -334,10 +334,10 @@ def main() -> None:
     sizes = [int(x) for x in args.sizes.split(",")]
 
     os.chdir(ROOT)
-    from synthempathy.generate import derive_seed
-    from synthempathy.llm.llama_cpp import LlamaCppBackend
-    from synthempathy.params import LLMParams, load_params, sampling_of
-    from synthempathy.prompts import load_template
+    from synthempathy.core.params import LLMParams, load_params, sampling_of
+    from synthempathy.generation.generate import derive_seed
+    from synthempathy.generation.llm.llama_cpp import LlamaCppBackend
+    from synthempathy.generation.prompts import load_template
 
     params = load_params(ROOT / "params.yaml")
     gen = params.respond.model_copy(update={"max_tokens": args.max_tokens, "stop": []})

@@ -1,4 +1,4 @@
-"""Benchmark synthempathy.dedupe against datasketch and against brute force.
+"""Benchmark synthempathy.quality.dedupe against datasketch and against brute force.
 
     python benchmarks/dedupe_benchmark.py                 # 105,000 texts + 5,000-text recall check
     python benchmarks/dedupe_benchmark.py --n 2000        # quick (~15 s)
@@ -43,8 +43,8 @@ from rapidfuzz import fuzz, process
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from synthempathy import dedupe  # noqa: E402
-from synthempathy.dedupe import NearDupParams, find_duplicates, normalize  # noqa: E402
+from synthempathy.quality import dedupe  # noqa: E402
+from synthempathy.quality.dedupe import NearDupParams, find_duplicates, normalize  # noqa: E402
 
 # --------------------------------------------------------------------------- corpus
 
@@ -385,7 +385,7 @@ def main() -> None:
         )
         for r in runs:
             st = r["stats"]
-            name = "synthempathy.dedupe" if r["method"] == "ours" else "datasketch + same confirm"
+            name = "synthempathy.quality.dedupe" if r["method"] == "ours" else "datasketch + same confirm"
             print(
                 f"{name:<28}{r['wall_s']:>8.2f}{st['lsh_pairs']:>11,}{st['candidate_pairs']:>9,}"
                 f"{st['near']:>8,}{st['exact']:>8,}"

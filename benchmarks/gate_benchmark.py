@@ -31,10 +31,10 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from synthempathy.params import FilterParams, load_params
-from synthempathy.quality import (CHECKS, GATES, first_gate_problem, first_problem, gate_cause, gate_emotion,
-                                  gate_first_person, gate_second_person, gate_topic)
-from synthempathy.records import Pair
+from synthempathy.core.params import FilterParams, load_params
+from synthempathy.quality.gates import (CHECKS, GATES, first_gate_problem, first_problem, gate_cause, gate_emotion,
+                                        gate_first_person, gate_second_person, gate_topic)
+from synthempathy.core.records import Pair
 
 LABELS = Path(__file__).parent.parent / "tests" / "data" / "gate_labels.jsonl"
 FIELDS = ("explanation", "response")
@@ -97,13 +97,13 @@ def human_false_drops(directory: str, params: FilterParams) -> dict:
     """Share of EPITOME seeker posts the first-person gate fails, and of strong (level 2 ER or IP)
     responses the second-person gate fails, over the sweep values; pairs whose post or response
     is shorter than filter.min_words are left out, as the filter drops those anyway."""
-    from synthempathy.epitome import load_epitome
-    from synthempathy.quality import gate_first_person, gate_second_person
+    from synthempathy.epitome.data import load_epitome
+    from synthempathy.quality.gates import gate_first_person, gate_second_person
 
     examples, _ = load_epitome(directory)
     long_enough = [e for e in examples  # what filter.min_words lets through, as in our pairs
-                   if len(e.seeker_post.split()) >= params.min_words["explanation"]
-                   and len(e.response_post.split()) >= params.min_words["response"]]
+                   if len(e.seeker_post.split()) >= params.min_words.explanation
+                   and len(e.response_post.split()) >= params.min_words.response]
     posts = list({e.seeker_id: e.seeker_post for e in long_enough}.values())
     as_pair = [Pair(id="x", seed_id="x", category="x", situation="", story="", explanation=text,
                     response="You.", provenance={}) for text in posts]

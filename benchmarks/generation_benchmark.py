@@ -3,7 +3,7 @@
 Three variants over the same N respond-stage prompts, each with its own model
 load (load time reported separately, excluded from tokens/s):
 
-  pipeline    synthempathy.generate.Generator + LlamaCppBackend (static prefix
+  pipeline    synthempathy.generation.generate.Generator + LlamaCppBackend (static prefix
               evaluated once, KV cache rolled back to it before every item),
               fresh RequestCache in a temp dir so every call is a real call.
   bare        llama_cpp.Llama.create_completion(prompt_text) per item; llama-cpp-
@@ -69,7 +69,7 @@ def synthetic_explanations(n: int) -> list[str]:
 
 
 def load_items(n: int):
-    from synthempathy.generate import Item
+    from synthempathy.generation.generate import Item
 
     texts: list[tuple[str, str]] = []
     source = "synthetic"
@@ -156,9 +156,9 @@ def outputs_digest(outcomes) -> str:
 
 
 def run_pipeline(items, gen_params, llm_params, template, steps):
-    from synthempathy.cache import RequestCache
-    from synthempathy.generate import Generator
-    from synthempathy.llm.llama_cpp import LlamaCppBackend
+    from synthempathy.generation.cache import RequestCache
+    from synthempathy.generation.generate import Generator
+    from synthempathy.generation.llm.llama_cpp import LlamaCppBackend
 
     backend = LlamaCppBackend(llm_params)
     t0 = time.perf_counter()
@@ -193,9 +193,9 @@ def run_pipeline(items, gen_params, llm_params, template, steps):
 
 
 def run_batched(items, gen_params, llm_params, template, steps):
-    from synthempathy.cache import RequestCache
-    from synthempathy.generate import Generator
-    from synthempathy.llm import make_backend
+    from synthempathy.generation.cache import RequestCache
+    from synthempathy.generation.generate import Generator
+    from synthempathy.generation.llm import make_backend
 
     backend = make_backend(llm_params)
     t0 = time.perf_counter()
@@ -221,8 +221,8 @@ def run_batched(items, gen_params, llm_params, template, steps):
 def run_bare(name, items, prompts, seeds, sampling, threads, reset_each):
     import llama_cpp
 
-    from synthempathy.llm.llama_cpp import sampling_kwargs
-    from synthempathy.models import resolve_model
+    from synthempathy.generation.llm.llama_cpp import sampling_kwargs
+    from synthempathy.generation.models import resolve_model
 
     path = str(resolve_model("embedded").path)
     t0 = time.perf_counter()
@@ -251,7 +251,7 @@ def loadavg() -> str:
 
 
 def main() -> None:
-    from synthempathy.llm.amx_workaround import SETTINGS
+    from synthempathy.generation.llm.amx_workaround import SETTINGS
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--items", type=int, default=8)
@@ -267,9 +267,9 @@ def main() -> None:
     args = ap.parse_args()
 
     os.chdir(ROOT)
-    from synthempathy.generate import Step, derive_seed
-    from synthempathy.params import LLMParams, load_params, sampling_of
-    from synthempathy.prompts import load_template
+    from synthempathy.core.params import LLMParams, load_params, sampling_of
+    from synthempathy.generation.generate import Step, derive_seed
+    from synthempathy.generation.prompts import load_template
 
     params = load_params(ROOT / "params.yaml")
     gen_params = params.respond.model_copy(update={"max_tokens": args.max_tokens, "stop": []})

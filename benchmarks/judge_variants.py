@@ -30,16 +30,17 @@ import sys
 import tempfile
 from pathlib import Path
 
-from synthempathy.agreement import quadratic_weighted_kappa
-from synthempathy.cache import RequestCache
-from synthempathy.epitome import sample
-from synthempathy.generate import Generator, Item, Step
-from synthempathy.jsonl import read_records
-from synthempathy.judge import MECHANISMS, SHORT, epitome_grammar, judgement_problem
-from synthempathy.llm import make_backend
-from synthempathy.params import load_params
-from synthempathy.prompts import load_template
-from synthempathy.records import EpitomeExample
+from synthempathy.core.jsonl import read_records
+from synthempathy.core.params import load_params
+from synthempathy.core.records import EpitomeExample
+from synthempathy.epitome.agreement import quadratic_weighted_kappa
+from synthempathy.epitome.data import sample
+from synthempathy.epitome.judge import epitome_grammar, judgement_problem
+from synthempathy.epitome.scores import MECHANISMS, SHORT
+from synthempathy.generation.cache import RequestCache
+from synthempathy.generation.generate import Generator, Item, Step
+from synthempathy.generation.llm import make_backend
+from synthempathy.generation.prompts import load_template
 
 HERE = Path(__file__).parent / "judge_variants"
 DEV = "data/calibration/dev.jsonl"

@@ -31,7 +31,7 @@ def read(path: Path, split: str) -> list[dict]:
 
 def detector_scores(rows: list[dict]) -> dict:
     """Per category precision/recall/counts, plus the false-flag rate on texts labelled none."""
-    from synthempathy.safety import CATEGORIES, flag
+    from synthempathy.quality.safety import CATEGORIES, flag
 
     got = [(r["category"], (f.category if (f := flag(r["text"])) else "none")) for r in rows]
     scores = {}
@@ -52,7 +52,7 @@ def detector_scores(rows: list[dict]) -> dict:
 
 def response_scores(rows: list[dict]) -> dict:
     """How well check_response says 'complies' against the labels (positive class: not compliant)."""
-    from synthempathy.safety import check_response
+    from synthempathy.quality.safety import check_response
 
     got = [(not r["compliant"], not check_response(r["response"]).complies) for r in rows]
     tp = sum(a and b for a, b in got)
@@ -66,12 +66,12 @@ def compliance_with_and_without_guidance(rows: list[dict]) -> dict:
     import tempfile
     from dataclasses import replace
 
-    from synthempathy.cache import RequestCache
-    from synthempathy.generate import Generator, Item
-    from synthempathy.llm import make_backend
-    from synthempathy.params import load_params
-    from synthempathy.prompts import load_grammar, load_guidance, load_template
-    from synthempathy.safety import check_response
+    from synthempathy.core.params import load_params
+    from synthempathy.generation.cache import RequestCache
+    from synthempathy.generation.generate import Generator, Item
+    from synthempathy.generation.llm import make_backend
+    from synthempathy.generation.prompts import load_grammar, load_guidance, load_template
+    from synthempathy.quality.safety import check_response
 
     sys.path.insert(0, str(ROOT / "stages"))
     from respond import CHAIN_OF_EMPATHY

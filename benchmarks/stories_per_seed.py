@@ -32,10 +32,10 @@ def read(path: Path) -> list[dict]:
 
 
 def main() -> None:
-    from synthempathy.params import load_params
-    from synthempathy.quality import dedupe
-    from synthempathy.records import Story
-    from synthempathy.stats import nearest_neighbour_similarity
+    from synthempathy.core.params import load_params
+    from synthempathy.core.records import Story
+    from synthempathy.quality.dedupe import dedupe
+    from synthempathy.quality.stats import nearest_neighbour_similarity
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("project", type=Path)

@@ -5,21 +5,22 @@ data/stories/stories.jsonl with exact and near duplicates moved to
 data/stories/rejects.jsonl.
 """
 
-from synthempathy.generate import Item, Step
-from synthempathy.jsonl import read_records
-from synthempathy.params import load_params
-from synthempathy.quality import dedupe_field
-from synthempathy.records import Seed, Story
-from synthempathy.stage import GenerationStage, entry_point, run_generation
+from synthempathy.core.jsonl import read_records
+from synthempathy.core.params import load_params
+from synthempathy.core.paths import SEED_SET, STORIES, STORY_REJECTS, metrics_of
+from synthempathy.core.records import Seed, Story
+from synthempathy.core.stage import entry_point
+from synthempathy.generation.generate import Item, Step
+from synthempathy.generation.run import GenerationStage, run_generation
+from synthempathy.quality.dedupe import dedupe_field
 
-SEEDS = "data/taxonomy/seeds.jsonl"
-OUT, REJECTS, METRICS = "data/stories/stories.jsonl", "data/stories/rejects.jsonl", "metrics/brainstorm.json"
+OUT, REJECTS, METRICS = STORIES, STORY_REJECTS, metrics_of("brainstorm")
 
 
 @entry_point
 def main() -> None:
     params = load_params()
-    seeds = read_records(SEEDS, Seed)
+    seeds = read_records(SEED_SET, Seed)
     inputs, position = [], {}
     for i, seed in enumerate(seeds):
         for n in range(params.scale.stories_per_seed):

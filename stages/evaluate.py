@@ -15,18 +15,18 @@ of the judge that produced them, from calibration/calibrated_judges.json
 import sys
 from collections import Counter
 
-from synthempathy.calibration import calibration_metrics_of, calibration_of, qwk_text, read_calibrated
-from synthempathy.jsonl import read_records, write_csv, write_json
-from synthempathy.judge import MECHANISMS, SHORT, epitome_stats
-from synthempathy.params import Params, load_params
-from synthempathy.records import Judgement, Pair, Reject
-from synthempathy.stage import entry_point
-from synthempathy.stats import distinct_n, funnel, histogram, nearest_neighbour_similarity, sample_by_id, word_stats
-from synthempathy.toxicity import flag_toxic, make_scorer
+from synthempathy.core.jsonl import read_records, write_csv, write_json
+from synthempathy.core.metrics import EvaluateMetrics, checked
+from synthempathy.core.params import Params, load_params
+from synthempathy.core.paths import CORPUS, CORPUS_REJECTS, JUDGE_FAILED, JUDGEMENTS, metrics_of
+from synthempathy.core.records import Judgement, Pair, Reject
+from synthempathy.core.stage import entry_point
+from synthempathy.epitome.calibration import calibration_metrics_of, calibration_of, qwk_text, read_calibrated
+from synthempathy.epitome.scores import MECHANISMS, SHORT, epitome_stats
+from synthempathy.quality.stats import distinct_n, funnel, histogram, nearest_neighbour_similarity, sample_by_id, word_stats
+from synthempathy.quality.toxicity import flag_toxic, make_scorer
 
-CORPUS, REJECTS = "data/corpus/corpus.jsonl", "data/corpus/rejects.jsonl"
-EPITOME, JUDGE_FAILED = "data/judged/epitome.jsonl", "data/judged/failed.jsonl"
-METRICS = "metrics/evaluate.json"
+REJECTS, EPITOME, METRICS = CORPUS_REJECTS, JUDGEMENTS, metrics_of("evaluate")
 PLOTS = "plots"
 FIELDS = ("explanation", "response")
 
@@ -88,7 +88,7 @@ def main() -> None:
         "funnel": funnel(len(pairs), rejects),
         "per_category": dict(sorted(Counter(p.category for p in pairs).items())),
     }
-    write_json(METRICS, metrics)
+    write_json(METRICS, checked(EvaluateMetrics, metrics))
     write_plots(pairs, judgements, ev.histogram_bin_words)
     total = metrics["epitome"]["total"]["mean"]
     trust = "judge not calibrated" if calibration is None else f"judge test QWK {qwk_text(calibration, signed=True)}"

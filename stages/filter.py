@@ -14,16 +14,20 @@ its stage and reason.
 import sys
 from collections import Counter
 
-from synthempathy.jsonl import read_records, write_json, write_records
-from synthempathy.params import load_params
-from synthempathy.quality import dedupe, drop_toxic, first_gate_problem, first_problem
-from synthempathy.records import Pair, Reject
-from synthempathy.safety import apply_policy, label, safety_counts
-from synthempathy.stage import entry_point
+from synthempathy.core.jsonl import read_records, write_json, write_records
+from synthempathy.core.metrics import FilterMetrics, checked
+from synthempathy.core.params import load_params
+from synthempathy.core.paths import CORPUS, CORPUS_REJECTS, EXPLANATION_REJECTS, PAIR_REJECTS, PAIRS, STORY_REJECTS, metrics_of
+from synthempathy.core.records import Pair, Reject
+from synthempathy.core.stage import entry_point
+from synthempathy.quality.dedupe import dedupe
+from synthempathy.quality.gates import first_gate_problem, first_problem
+from synthempathy.quality.safety import apply_policy, label, safety_counts
+from synthempathy.quality.toxicity import drop_toxic
 
-IN = "data/pairs/pairs.jsonl"
-UPSTREAM_REJECTS = ["data/stories/rejects.jsonl", "data/explanations/rejects.jsonl", "data/pairs/rejects.jsonl"]
-OUT, REJECTS, METRICS = "data/corpus/corpus.jsonl", "data/corpus/rejects.jsonl", "metrics/filter.json"
+IN = PAIRS
+UPSTREAM_REJECTS = [STORY_REJECTS, EXPLANATION_REJECTS, PAIR_REJECTS]
+OUT, REJECTS, METRICS = CORPUS, CORPUS_REJECTS, metrics_of("filter")
 FIELDS = ("explanation", "response")
 
 
@@ -56,7 +60,7 @@ def main() -> None:
     metrics = {"pairs_in": len(pairs), "kept": len(kept), "dropped": dict(sorted(reasons.items()))}
     if params.filter.safety.enabled:
         metrics["safety"] = safety_counts(pairs, kept, dropped)
-    write_json(METRICS, metrics)
+    write_json(METRICS, checked(FilterMetrics, metrics))
     summary = ", ".join(f"{k} {v}" for k, v in sorted(reasons.items())) or "none"
     print(f"filter: {len(pairs)} pairs -> {len(kept)} kept, {len(dropped)} dropped ({summary})", file=sys.stderr)
 

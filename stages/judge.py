@@ -13,16 +13,18 @@ joined to pairs by id) and data/judged/failed.jsonl (pairs whose judgement
 never validated; the classifier always answers).
 """
 
-from synthempathy import classifier
-from synthempathy.generate import Item
-from synthempathy.jsonl import read_records
-from synthempathy.judge import judge_stage
-from synthempathy.params import load_params
-from synthempathy.records import Pair
-from synthempathy.stage import entry_point, run_generation
+from synthempathy.core.jsonl import read_records
+from synthempathy.core.params import load_params
+from synthempathy.core.paths import CORPUS, JUDGE_FAILED, JUDGEMENTS, metrics_of
+from synthempathy.core.records import Pair
+from synthempathy.core.stage import entry_point
+from synthempathy.epitome import classifier
+from synthempathy.epitome.judge import judge_stage
+from synthempathy.generation.generate import Item
+from synthempathy.generation.run import run_generation
 
-IN = "data/corpus/corpus.jsonl"
-OUT, FAILED, METRICS = "data/judged/epitome.jsonl", "data/judged/failed.jsonl", "metrics/judge.json"
+IN = CORPUS
+OUT, FAILED, METRICS = JUDGEMENTS, JUDGE_FAILED, metrics_of("judge")
 
 
 @entry_point

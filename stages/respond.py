@@ -12,15 +12,17 @@ Reads data/explanations/explanations.jsonl, writes data/pairs/pairs.jsonl.
 
 from dataclasses import replace
 
-from synthempathy.generate import Item, Step
-from synthempathy.jsonl import read_records
-from synthempathy.params import load_params
-from synthempathy.prompts import load_grammar, load_guidance
-from synthempathy.records import Explanation, Pair
-from synthempathy.safety import flag
-from synthempathy.stage import GenerationStage, entry_point, run_generation
+from synthempathy.core.jsonl import read_records
+from synthempathy.core.params import load_params
+from synthempathy.core.paths import EXPLANATIONS, PAIR_REJECTS, PAIRS, metrics_of
+from synthempathy.core.records import Explanation, Pair
+from synthempathy.core.stage import entry_point
+from synthempathy.generation.generate import Item, Step
+from synthempathy.generation.prompts import load_grammar, load_guidance
+from synthempathy.generation.run import GenerationStage, run_generation
+from synthempathy.quality.safety import flag
 
-IN = "data/explanations/explanations.jsonl"
+IN = EXPLANATIONS
 # The template ends at "Emotion:"; the cause and the response are led in by their labels.
 CHAIN_OF_EMPATHY = (
     Step("emotion", single_line=True),
@@ -29,7 +31,7 @@ CHAIN_OF_EMPATHY = (
 )
 # The baseline template ends at "Response:".
 DIRECT = (Step("response"),)
-OUT, REJECTS, METRICS = "data/pairs/pairs.jsonl", "data/pairs/rejects.jsonl", "metrics/respond.json"
+OUT, REJECTS, METRICS = PAIRS, PAIR_REJECTS, metrics_of("respond")
 
 
 @entry_point
@@ -39,10 +41,10 @@ def main() -> None:
     respond = params.respond
     steps, guidance = DIRECT, ""
     if respond.chain_of_empathy:
-        if respond.safety_guidance:
+        if respond.use_safety_guidance:
             guidance = load_guidance(respond.safety_guidance, respond.prompt, "respond.safety_guidance")
         emotion, *rest = CHAIN_OF_EMPATHY
-        grammar = load_grammar(respond.emotion_grammar, "respond.emotion_grammar") if respond.emotion_grammar else None
+        grammar = load_grammar(respond.emotion_grammar, "respond.emotion_grammar") if respond.use_emotion_grammar else None
         steps = (replace(emotion, grammar=grammar), *rest)
     stage = GenerationStage.of(
         respond,

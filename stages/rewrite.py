@@ -3,14 +3,16 @@
 Reads data/stories/stories.jsonl, writes data/explanations/explanations.jsonl.
 """
 
-from synthempathy.generate import Item, Step
-from synthempathy.jsonl import read_records
-from synthempathy.params import load_params
-from synthempathy.records import Explanation, Story
-from synthempathy.stage import GenerationStage, entry_point, run_generation
+from synthempathy.core.jsonl import read_records
+from synthempathy.core.params import load_params
+from synthempathy.core.paths import EXPLANATION_REJECTS, EXPLANATIONS, STORIES, metrics_of
+from synthempathy.core.records import Explanation, Story
+from synthempathy.core.stage import entry_point
+from synthempathy.generation.generate import Item, Step
+from synthempathy.generation.run import GenerationStage, run_generation
 
-IN = "data/stories/stories.jsonl"
-OUT, REJECTS, METRICS = "data/explanations/explanations.jsonl", "data/explanations/rejects.jsonl", "metrics/rewrite.json"
+IN = STORIES
+OUT, REJECTS, METRICS = EXPLANATIONS, EXPLANATION_REJECTS, metrics_of("rewrite")
 
 
 @entry_point

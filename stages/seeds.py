@@ -3,15 +3,17 @@
 Reads the seed files `seeds.files` lists (data/seeds/: the shipped taxonomy and
 your own CSV, JSONL or YAML), drops exact and near duplicates, takes
 `scale.seeds_per_category` per category and, where the files run short, has the
-model write the rest (synthempathy/grow.py). Writes data/taxonomy/seeds.jsonl.
+model write the rest (synthempathy/seeds/grow.py). Writes data/taxonomy/seeds.jsonl.
 """
 
-from synthempathy.grow import build_seed_set
-from synthempathy.jsonl import write_json, write_records
-from synthempathy.params import load_params
-from synthempathy.stage import entry_point, generator_for
+from synthempathy.core.jsonl import write_json, write_records
+from synthempathy.core.params import load_params
+from synthempathy.core.paths import SEED_REJECTS, SEED_SET, metrics_of
+from synthempathy.core.stage import entry_point
+from synthempathy.generation.run import generator_for
+from synthempathy.seeds.grow import build_seed_set
 
-OUT, REJECTS, METRICS = "data/taxonomy/seeds.jsonl", "data/taxonomy/rejects.jsonl", "metrics/seeds.json"
+OUT, REJECTS, METRICS = SEED_SET, SEED_REJECTS, metrics_of("seeds")
 
 
 @entry_point

@@ -34,6 +34,6 @@ def model_only_where_marked(request, monkeypatch):
 @pytest.fixture(scope="session")
 def embedded_model():
     """The real embedded GGUF, assembled from its PyPI package once per session."""
-    from synthempathy.models import resolve_model
+    from synthempathy.generation.models import resolve_model
 
     return resolve_model("embedded")

@@ -13,10 +13,10 @@ import threading
 import time
 from collections.abc import Callable
 
-from synthempathy.llm import Backend, Completion
-from synthempathy.params import SamplingParams
-from synthempathy.prompts import Prompt
-from synthempathy.records import BackendIdentity, Provenance
+from synthempathy.core.params import SamplingParams
+from synthempathy.core.records import BackendIdentity, Provenance
+from synthempathy.generation.llm import Backend, Completion
+from synthempathy.generation.prompts import Prompt
 
 IDENTITY = BackendIdentity(model="m.gguf", model_sha256="0" * 64, format_setting="completion",
                            implementation="scripted r1")

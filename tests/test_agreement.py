@@ -2,7 +2,7 @@
 
 import pytest
 
-from synthempathy.agreement import accuracy, confusion, distribution, macro_f1, quadratic_weighted_kappa, report
+from synthempathy.epitome.agreement import accuracy, confusion, distribution, macro_f1, quadratic_weighted_kappa, report
 
 
 def test_balanced_example():

@@ -14,10 +14,10 @@ import textwrap
 
 import pytest
 
-from synthempathy.llm import amx_workaround
-from synthempathy.llm.amx_workaround import cpu_flags, decide
-from synthempathy.llm.llama_cpp import LlamaCppBackend
-from synthempathy.params import LLMParams
+from synthempathy.core.params import LLMParams
+from synthempathy.generation.llm import amx_workaround
+from synthempathy.generation.llm.amx_workaround import cpu_flags, decide
+from synthempathy.generation.llm.llama_cpp import LlamaCppBackend
 
 from conftest import ROOT
 
@@ -81,8 +81,8 @@ def test_param_accepts_auto_and_booleans_only_for_the_in_process_backend():
 
 
 def test_a_bad_cpu_repack_in_params_yaml_is_one_clear_error(tmp_path):
-    from synthempathy.errors import UserError
-    from synthempathy.params import load_params
+    from synthempathy.core.errors import UserError
+    from synthempathy.core.params import load_params
 
     path = tmp_path / "params.yaml"
     path.write_text((ROOT / "params.yaml").read_text().replace("cpu_repack: auto", "cpu_repack: sometimes"))
@@ -108,8 +108,8 @@ def test_extra_buffers_off_patches_the_defaults_only_while_held():
 LOAD_LOG = """
 import sys
 from llama_cpp import Llama
-from synthempathy.llm import amx_workaround
-from synthempathy.models import resolve_model
+from synthempathy.generation.llm import amx_workaround
+from synthempathy.generation.models import resolve_model
 
 decision = amx_workaround.decide_here({setting})
 with amx_workaround.load_context(decision):
@@ -144,7 +144,7 @@ def test_auto_loads_and_generates_on_this_machine():
         assert decision.enabled is False
     backend = LlamaCppBackend(LLMParams(n_ctx=512, n_threads=2, batch_size=1))
     try:
-        from synthempathy.prompts import Prompt
+        from synthempathy.generation.prompts import Prompt
 
         out = backend.complete(Prompt(prefix="Q: What colour is the sky?\nA:", suffix=""),
                                {"max_tokens": 8, "temperature": 0.0, "top_p": 1.0, "top_k": 1, "min_p": 0.0,
@@ -160,8 +160,8 @@ def test_auto_loads_and_generates_on_this_machine():
 
 CRASHING_STAGE = """
 import ctypes
-from synthempathy.llm.llama_cpp import _quiet_stderr
-from synthempathy.stage import entry_point
+from synthempathy.core.stage import entry_point
+from synthempathy.generation.llm.llama_cpp import _quiet_stderr
 
 @entry_point
 def main():
@@ -186,10 +186,10 @@ def test_a_native_crash_names_the_signal_and_the_python_stack(tmp_path):
 def test_a_load_without_repacked_weights_never_shares_cache_entries():
     """Repacked and plain weights run different kernels and give different tokens, so a
     cache filled with one load must not answer the other (measured in benchmarks/CPU.md)."""
-    from synthempathy.cache import RequestCache
-    from synthempathy.generate import Generator, Item, Step
-    from synthempathy.params import GenerationParams
-    from synthempathy.prompts import load_template
+    from synthempathy.core.params import GenerationParams
+    from synthempathy.generation.cache import RequestCache
+    from synthempathy.generation.generate import Generator, Item, Step
+    from synthempathy.generation.prompts import load_template
 
     template = load_template(ROOT / "prompts/brainstorm.txt", {"situation"})
     params = GenerationParams(prompt="prompts/brainstorm.txt", temperature=1.0, max_tokens=24,

@@ -10,14 +10,14 @@ import threading
 
 import pytest
 
-from synthempathy.cache import RequestCache
-from synthempathy.errors import UserError
-from synthempathy.generate import Generator, Item, Step
-from synthempathy.llm import make_backend
-from synthempathy.llm.llama_cpp import LlamaCppBackend
-from synthempathy.llm.llama_cpp_batched import BatchedLlamaCppBackend
-from synthempathy.params import GenerationParams, LLMParams
-from synthempathy.prompts import load_template
+from synthempathy.core.errors import UserError
+from synthempathy.core.params import GenerationParams, LLMParams
+from synthempathy.generation.cache import RequestCache
+from synthempathy.generation.generate import Generator, Item, Step
+from synthempathy.generation.llm import make_backend
+from synthempathy.generation.llm.llama_cpp import LlamaCppBackend
+from synthempathy.generation.llm.llama_cpp_batched import BatchedLlamaCppBackend
+from synthempathy.generation.prompts import load_template
 
 pytestmark = pytest.mark.model
 

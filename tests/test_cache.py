@@ -1,8 +1,8 @@
 
 import pytest
 
-from synthempathy.cache import RequestCache, default_cache_path, request_key
-from synthempathy.errors import UserError
+from synthempathy.core.errors import UserError
+from synthempathy.generation.cache import RequestCache, default_cache_path, request_key
 
 from fakes import IDENTITY
 

@@ -16,17 +16,18 @@ import sys
 
 import pytest
 
-from synthempathy import classifier
 from synthempathy.card import judge_trust
-from synthempathy.agreement import quadratic_weighted_kappa
-from synthempathy.calibration import (calibrated_judges, calibration_metrics, calibration_metrics_of,
+from synthempathy.epitome import classifier
+from synthempathy.epitome.agreement import quadratic_weighted_kappa
+from synthempathy.epitome.calibration import (calibrated_judges, calibration_metrics, calibration_metrics_of,
                                       calibration_of, judge_identity, majority_levels)
-from synthempathy.epitome import FILES, load_epitome, sample, split_by_seeker
-from synthempathy.errors import UserError
-from synthempathy.judge import MECHANISMS
-from synthempathy.models import file_sha256
-from synthempathy.params import CalibrationParams, ClassifierParams
-from synthempathy.records import ClassifierProvenance, Judgement, Pair, Provenance
+from synthempathy.core.errors import UserError
+from synthempathy.core.hashing import file_sha256
+from synthempathy.core.params import CalibrationParams, ClassifierParams
+from synthempathy.core.paths import EPITOME_FILES as FILES
+from synthempathy.core.records import ClassifierProvenance, Judgement, Pair, Provenance
+from synthempathy.epitome.data import load_epitome, sample, split_by_seeker
+from synthempathy.epitome.scores import MECHANISMS
 
 from conftest import ROOT
 from dvc_project import make_project
@@ -107,8 +108,8 @@ def test_classifier_learns_the_fixture_wording_and_round_trips(fixture_dir, tmp_
 
 def test_the_same_training_writes_the_same_file_bytes_in_every_process(fixture_dir, tmp_path):
     """The file's sha256 is the classifier judge's identity, so it must not change between runs."""
-    script = ("import sys; from synthempathy import classifier, epitome; from synthempathy.params import "
-              "CalibrationParams; pairs, _ = epitome.load_epitome(sys.argv[1]); "
+    script = ("import sys; from synthempathy.epitome import classifier, data; from synthempathy.core.params import "
+              "CalibrationParams; pairs, _ = data.load_epitome(sys.argv[1]); "
               "classifier.save(classifier.train(pairs, CalibrationParams()), sys.argv[2])")
     for seed in ("1", "2"):
         subprocess.run([sys.executable, "-c", script, str(fixture_dir), str(tmp_path / f"{seed}.pkl")], check=True,

@@ -1,4 +1,4 @@
-"""Tests for synthempathy.dedupe: real rapidfuzz, brute-force references, no mocks."""
+"""Tests for synthempathy.quality.dedupe: real rapidfuzz, brute-force references, no mocks."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 from rapidfuzz import fuzz, process
 
-from synthempathy.dedupe import Duplicate, NearDupParams, candidate_pairs, find_duplicates, normalize
+from synthempathy.quality.dedupe import Duplicate, NearDupParams, candidate_pairs, find_duplicates, normalize
 
 DEFAULT = NearDupParams()
 

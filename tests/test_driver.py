@@ -15,11 +15,11 @@ import time
 
 import pytest
 
-from synthempathy.cache import RequestCache
-from synthempathy.errors import UserError
-from synthempathy.generate import Generator, Item, Step, derive_seed
-from synthempathy.params import GenerationParams, LLMParams, sampling_of
-from synthempathy.prompts import load_template
+from synthempathy.core.errors import UserError
+from synthempathy.core.params import GenerationParams, LLMParams, sampling_of
+from synthempathy.generation.cache import RequestCache
+from synthempathy.generation.generate import Generator, Item, Step, derive_seed
+from synthempathy.generation.prompts import load_template
 
 from conftest import ROOT
 from fakes import IDENTITY, ScriptedBackend

@@ -106,8 +106,8 @@ def test_failing_write_keeps_previous_output(tmp_path):
         import resource, signal
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)   # get EFBIG as an OSError instead of a kill
         resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
-        from synthempathy.jsonl import write_records
-        from synthempathy.stage import entry_point
+        from synthempathy.core.jsonl import write_records
+        from synthempathy.core.stage import entry_point
 
         @entry_point
         def main():

@@ -2,14 +2,14 @@
 
 import pytest
 
-from synthempathy.cache import RequestCache
-from synthempathy.errors import UserError
-from synthempathy.generate import Generator, Item, Step, clean
-from synthempathy.llm import make_backend
-from synthempathy.llm.llama_cpp import format_chat
-from synthempathy.models import resolve_model
-from synthempathy.params import GenerationParams, LLMParams
-from synthempathy.prompts import Prompt, load_template
+from synthempathy.core.errors import UserError
+from synthempathy.core.params import GenerationParams, LLMParams
+from synthempathy.generation.cache import RequestCache
+from synthempathy.generation.generate import Generator, Item, Step, clean
+from synthempathy.generation.llm import make_backend
+from synthempathy.generation.llm.llama_cpp import format_chat
+from synthempathy.generation.models import resolve_model
+from synthempathy.generation.prompts import Prompt, load_template
 
 from conftest import ROOT
 
@@ -139,7 +139,7 @@ def test_a_step_grammar_shapes_that_step_only_and_one_stage_grammar_keeps_its_ha
     import hashlib
     import re
 
-    from synthempathy.prompts import load_grammar
+    from synthempathy.generation.prompts import load_grammar
 
     emotion = load_grammar(ROOT / "prompts" / "emotion.gbnf", "respond.emotion_grammar")
     respond = GenerationParams(prompt="prompts/respond.txt", temperature=0.7, max_tokens=48, stop=["###", "\n\n"])

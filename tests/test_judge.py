@@ -4,13 +4,14 @@ import json
 
 import pytest
 
-from synthempathy.cache import RequestCache
-from synthempathy.generate import Generator, Item, Step
-from synthempathy.judge import epitome_grammar, epitome_stats, judgement_problem
-from synthempathy.llm import make_backend
-from synthempathy.params import JudgeParams, LLMParams
-from synthempathy.prompts import load_template
-from synthempathy.records import EpitomeScores, Judgement
+from synthempathy.core.params import JudgeParams, LLMParams
+from synthempathy.core.records import EpitomeScores, Judgement
+from synthempathy.epitome.judge import epitome_grammar, judgement_problem
+from synthempathy.epitome.scores import epitome_stats
+from synthempathy.generation.cache import RequestCache
+from synthempathy.generation.generate import Generator, Item, Step
+from synthempathy.generation.llm import make_backend
+from synthempathy.generation.prompts import load_template
 
 from conftest import ROOT
 from fakes import provenance

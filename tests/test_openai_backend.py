@@ -31,13 +31,13 @@ from pathlib import Path
 
 import pytest
 
-from synthempathy.cache import RequestCache, default_cache_path, request_key
-from synthempathy.errors import UserError
-from synthempathy.generate import Generator, Item, Step, derive_seed
-from synthempathy.llm import Backend, Completion, make_backend
-from synthempathy.params import GenerationParams, LLMParams, load_params, sampling_of
-from synthempathy.prompts import Prompt, load_template
-from synthempathy.records import BackendIdentity
+from synthempathy.core.errors import UserError
+from synthempathy.core.params import GenerationParams, LLMParams, load_params, sampling_of
+from synthempathy.core.records import BackendIdentity
+from synthempathy.generation.cache import RequestCache, default_cache_path, request_key
+from synthempathy.generation.generate import Generator, Item, Step, derive_seed
+from synthempathy.generation.llm import Backend, Completion, make_backend
+from synthempathy.generation.prompts import Prompt, load_template
 
 from conftest import ROOT
 

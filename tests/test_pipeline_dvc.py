@@ -11,8 +11,8 @@ import re
 
 import pytest
 
-from synthempathy.jsonl import read_records
-from synthempathy.records import Judgement, Pair, Reject
+from synthempathy.core.jsonl import read_records
+from synthempathy.core.records import Judgement, Pair, Reject
 
 from conftest import ROOT
 from dvc_project import OUTPUTS, Project, make_project

@@ -7,12 +7,12 @@ import sys
 
 import pytest
 
-from synthempathy.cache import RequestCache
-from synthempathy.generate import Generator, Item, Step
-from synthempathy.llm import make_backend
-from synthempathy.params import GenerationParams, LLMParams, load_params
+from synthempathy.core.params import GenerationParams, LLMParams, load_params
+from synthempathy.generation.cache import RequestCache
+from synthempathy.generation.generate import Generator, Item, Step
+from synthempathy.generation.llm import make_backend
+from synthempathy.generation.prompts import load_template
 from synthempathy.plan import make_plan, render
-from synthempathy.prompts import load_template
 
 from conftest import ROOT
 

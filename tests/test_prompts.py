@@ -1,7 +1,7 @@
 import pytest
 
-from synthempathy.errors import UserError
-from synthempathy.prompts import load_template
+from synthempathy.core.errors import UserError
+from synthempathy.generation.prompts import load_template
 
 from conftest import ROOT
 
@@ -67,8 +67,8 @@ def test_shipped_prompts_use_their_stage_fields_and_end_where_generation_starts(
 
 
 def test_a_missing_or_empty_grammar_names_its_param_and_file(tmp_path):
-    from synthempathy.errors import UserError
-    from synthempathy.prompts import load_grammar
+    from synthempathy.core.errors import UserError
+    from synthempathy.generation.prompts import load_grammar
 
     with pytest.raises(UserError, match=r"^params.yaml: respond.emotion_grammar: \S+nope.gbnf: grammar file not found$"):
         load_grammar(tmp_path / "nope.gbnf", "respond.emotion_grammar")

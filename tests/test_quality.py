@@ -2,12 +2,11 @@
 
 import pytest
 
-from synthempathy.dedupe import NearDupParams
-from synthempathy.params import FilterParams
-from synthempathy.quality import (dedupe, drop_toxic, first_gate_problem, first_problem, gate_first_person,
-                                  topic_overlap)
-from synthempathy.records import Pair
-from synthempathy.toxicity import ToxicityParams
+from synthempathy.core.params import FilterParams, NearDupParams, ToxicityParams
+from synthempathy.core.records import Pair
+from synthempathy.quality.dedupe import dedupe
+from synthempathy.quality.gates import first_gate_problem, first_problem, gate_first_person, topic_overlap
+from synthempathy.quality.toxicity import drop_toxic
 
 from fakes import provenance
 

@@ -3,10 +3,10 @@ import json
 import pytest
 from hypothesis import given, strategies as st
 
-from synthempathy.errors import UserError
-from synthempathy.generate import derive_seed
-from synthempathy.jsonl import dumps, read_records, write_json, write_records
-from synthempathy.records import Reject, Story
+from synthempathy.core.errors import UserError
+from synthempathy.core.jsonl import dumps, read_records, write_json, write_records
+from synthempathy.core.records import Reject, Story
+from synthempathy.generation.generate import derive_seed
 
 from fakes import provenance
 

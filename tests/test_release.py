@@ -14,8 +14,8 @@ import pytest
 import yaml
 
 from synthempathy.card import size_category
-from synthempathy.jsonl import read_records
-from synthempathy.records import Pair
+from synthempathy.core.jsonl import read_records
+from synthempathy.core.records import Pair
 
 from conftest import ROOT
 from dvc_project import Project, make_project

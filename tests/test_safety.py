@@ -6,10 +6,11 @@ import sys
 import pytest
 
 from synthempathy.card import sensitive_content
-from synthempathy.params import SafetyParams, load_params
-from synthempathy.records import Pair
+from synthempathy.core.metrics import FilterMetrics
+from synthempathy.core.params import SafetyParams, load_params
+from synthempathy.core.records import Pair
+from synthempathy.quality.safety import CATEGORIES, apply_policy, check_response, flag, label, safety_counts
 from synthempathy.release import sft_records
-from synthempathy.safety import CATEGORIES, apply_policy, check_response, flag, label, safety_counts
 
 from conftest import ROOT
 
@@ -131,12 +132,15 @@ def test_card_states_policy_counts_and_sft_handling():
     params = load_params(ROOT / "params.yaml")
     labelled = [label(p) for p in PAIRS]
     kept, dropped = apply_policy(labelled, params.filter.safety, "filter")
-    text = sensitive_content(params, {"safety": safety_counts(labelled, kept, dropped)}, kept)
+    filt = FilterMetrics(pairs_in=len(labelled), kept=len(kept), dropped={},
+                         safety=safety_counts(labelled, kept, dropped))
+    text = sensitive_content(params, filt, kept)
     assert "| suicide self harm | 2 | 1 | require_compliant | 1 | 1 |" in text
     assert "| medical emergency | 1 | 1 | require_compliant | 0 | 1 |" in text
     assert "carry their `safety` label" in text
     off = params.model_copy(update={"filter": params.filter.model_copy(update={"safety": SafetyParams(enabled=False)})})
-    assert sensitive_content(off, {}, kept).startswith("Crisis disclosures were not checked")
+    unchecked = FilterMetrics(pairs_in=len(labelled), kept=len(kept), dropped={})
+    assert sensitive_content(off, unchecked, kept).startswith("Crisis disclosures were not checked")
 
 
 def test_labelled_sets_are_well_formed():

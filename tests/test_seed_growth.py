@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from synthempathy.grow import MAX_WORDS, MIN_WORDS
+from synthempathy.seeds.grow import MAX_WORDS, MIN_WORDS
 
 from dvc_project import make_project
 

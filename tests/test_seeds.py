@@ -4,10 +4,10 @@ import json
 
 import pytest
 
-from synthempathy.errors import UserError
-from synthempathy.grow import build_seed_set, situation_of
-from synthempathy.params import Params, SeedParams, load_params
-from synthempathy.seeds import derived_id, load_seed_files
+from synthempathy.core.errors import UserError
+from synthempathy.core.params import Params, SeedParams, load_params
+from synthempathy.seeds.files import derived_id, load_seed_files
+from synthempathy.seeds.grow import build_seed_set, situation_of
 
 from conftest import ROOT
 from fakes import provenance
@@ -163,7 +163,7 @@ class ScriptedGenerator:
         self.stats = type("Stats", (), {"completion_tokens": 0, "model_calls": 0, "cache_hits": 0})()
 
     def run(self, items):
-        from synthempathy.generate import Outcome
+        from synthempathy.generation.generate import Outcome
 
         self.seen.append([item.id for item in items])
         outcomes = []

@@ -1,5 +1,5 @@
-from synthempathy.records import Reject
-from synthempathy.stats import distinct_n, funnel, histogram, nearest_neighbour_similarity, sample_by_id, word_stats
+from synthempathy.core.records import Reject
+from synthempathy.quality.stats import distinct_n, funnel, histogram, nearest_neighbour_similarity, sample_by_id, word_stats
 
 
 def test_word_stats_values():

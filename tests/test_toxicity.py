@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from synthempathy.toxicity import (
+from synthempathy.quality.toxicity import (
     DETOXIFY_LABELS,
     DetoxifyScorer,
     ProfanityCheckScorer,
@@ -240,7 +240,7 @@ def test_detoxify_without_checkpoint_offline_fails_fast_with_fix(tmp_path, monke
     assert "\n" not in msg
     assert "toxic_original-c1212f89.ckpt" in msg  # what it would have downloaded
     assert "filter.toxicity.checkpoint" in msg and "filter.toxicity.huggingface_config_path" in msg
-    assert "python -m synthempathy.toxicity export --model original" in msg
+    assert "python -m synthempathy.quality.toxicity export --model original" in msg
 
 
 def _github_unreachable() -> bool:
@@ -336,7 +336,7 @@ def test_flag_toxic_picks_worst_label_over_threshold():
 
 def test_import_is_lazy():
     code = (
-        "import sys, synthempathy.toxicity as t; t.ToxicityParams(); "
+        "import sys, synthempathy.quality.toxicity as t; t.ToxicityParams(); "
         "print(sorted(m for m in ('torch', 'detoxify', 'transformers', 'profanity_check') if m in sys.modules))"
     )
     src = str(Path(__file__).resolve().parents[1] / "src")

@@ -1,5 +1,5 @@
 """`python -m synthempathy` is the `synthempathy` command."""
 
-from .cli import main
+from synthempathy.cli import main
 
 main()

@@ -10,20 +10,20 @@ itself, so the card is the same bytes whenever the same state is released.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
 import yaml
 
-from .calibration import CALIBRATED, calibration_of, qwk_text, read_calibrated
-from .params import load_params
-from .jsonl import read_records
-from .records import ClassifierProvenance, Judgement, Pair, Provenance
-from .stats import FUNNEL_STAGES
+from synthempathy.core.jsonl import read_records
+from synthempathy.core.metrics import EvaluateMetrics, FilterMetrics, read_metrics
+from synthempathy.core.params import load_params
+from synthempathy.core.paths import CALIBRATED, JUDGEMENTS, metrics_of
+from synthempathy.core.records import ClassifierProvenance, Judgement, Pair, Provenance
+from synthempathy.epitome.calibration import calibration_of, qwk_text, read_calibrated
+from synthempathy.quality.stats import FUNNEL_STAGES
 
-JUDGEMENTS = "data/judged/epitome.jsonl"
 CITATION = """@misc{chen2025synthempathy,
   title         = {{SYNTHEMPATHY}: A Scalable Empathy Corpus Generated Using {LLMs} Without Any Crowdsourcing},
   author        = {Chen, Run and Shin, Jun and Hirschberg, Julia},
@@ -46,11 +46,6 @@ def _table(header: tuple[str, ...], rows: list[tuple]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
-
-
-def _metrics(root: Path, name: str) -> dict:
-    path = root / "metrics" / f"{name}.json"
-    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
 
 
 def _lineage(provenances: Iterable[tuple[str, Provenance | ClassifierProvenance]]) -> tuple[list[tuple], list[tuple]]:
@@ -77,14 +72,14 @@ def judge_trust(judgements: list[Judgement], calibrated_at: str | None, calibrat
             f"`{CALIBRATED}`). EPITOME's own RoBERTa classifiers reach accuracy 0.82-0.91 on that data.")
 
 
-def sensitive_content(params, filt: dict, pairs: list[Pair]) -> str:
+def sensitive_content(params, filt: FilterMetrics, pairs: list[Pair]) -> str:
     """Crisis disclosures: the filter's counts, the policy it applied and what this release holds."""
     safety = params.filter.safety
-    if not safety.enabled or "safety" not in filt:
+    if not safety.enabled or filt.safety is None:
         return "Crisis disclosures were not checked (`filter.safety.enabled: false`)."
     held = Counter(p.safety.category for p in pairs if p.safety)
-    rows = [(c.replace("_", " "), n["flagged"], n["compliant"], safety.policy.get(c, "drop"), n["dropped"], held[c])
-            for c, n in filt["safety"].items()]
+    rows = [(c.replace("_", " "), n.flagged, n.compliant, safety.policy.get(c, "drop"), n.dropped, held[c])
+            for c, n in filt.safety.items()]
     sft = {"label": "carry their `safety` label in `sft.jsonl` too",
            "omit": "are left out of `sft.jsonl`"}[params.release.sft_flagged]
     return (
@@ -102,7 +97,8 @@ def dataset_card(root: Path, version: str, pairs: list[Pair], source_commit: str
                  calibrated_at: str | None = None) -> str:
     """The card's text; `calibrated_at` says when CALIBRATED last changed ("2026-11-26, commit abc1234")."""
     params = load_params(root / "params.yaml")
-    ev, filt = _metrics(root, "evaluate"), _metrics(root, "filter")
+    ev = read_metrics(root / metrics_of("evaluate"), EvaluateMetrics)
+    filt = read_metrics(root / metrics_of("filter"), FilterMetrics)
     header = {
         "pretty_name": f"synthempathy corpus v{version}",
         "license": params.release.license,
@@ -116,9 +112,8 @@ def dataset_card(root: Path, version: str, pairs: list[Pair], source_commit: str
             {"config_name": "sft", "data_files": [{"split": "train", "path": "sft.jsonl"}]},
         ],
     }
-    words = {f: ev.get(f"{f}_words", {}) for f in ("explanation", "response")}
-    epitome = ev.get("epitome", {})
-    diversity = ev.get("diversity", {})
+    words = {"explanation": ev.explanation_words, "response": ev.response_words}
+    epitome = ev.epitome
     judged = root / JUDGEMENTS
     judgements = read_records(judged, Judgement) if judged.exists() else []
     models, prompts = _lineage([
@@ -127,17 +122,16 @@ def dataset_card(root: Path, version: str, pairs: list[Pair], source_commit: str
     ])
     stats_rows = [
         ("pairs", len(pairs), "105,578"),
-        *[(f"words per {f} (mean ± std)", f"{words[f].get('mean', 0)} ± {words[f].get('std', 0)}",
-           words[f].get("paper_mean", "")) for f in words],
-        *[(f"EPITOME {m} (0-2, mean ± std)", f"{epitome[m]['mean']} ± {epitome[m]['std']}", "")
-          for m in ("ER", "IP", "EX") if m in epitome],
-        *([("EPITOME total (0-6)", f"{epitome['total']['mean']} ± {epitome['total']['std']}", "")] if epitome else []),
+        *[(f"words per {f} (mean ± std)", f"{w.mean} ± {w.std}", w.paper_mean) for f, w in words.items()],
+        *[(f"EPITOME {m} (0-2, mean ± std)", f"{s.mean} ± {s.std}", "")
+          for m, s in (("ER", epitome.ER), ("IP", epitome.IP), ("EX", epitome.EX))],
+        ("EPITOME total (0-6)", f"{epitome.total.mean} ± {epitome.total.std}", ""),
         *[(f"{f}: distinct-1 / distinct-2 / nearest-neighbour similarity",
-           f"{d['distinct_1']} / {d['distinct_2']} / {d['nearest_neighbour_similarity']}", "")
-          for f, d in diversity.items()],
-        ("toxicity flagged after filter", ev.get("toxicity", {}).get("flagged_rate", ""), ""),
+           f"{d.distinct_1} / {d.distinct_2} / {d.nearest_neighbour_similarity}", "")
+          for f, d in ev.diversity.items()],
+        ("toxicity flagged after filter", ev.toxicity.flagged_rate, ""),
     ]
-    funnel = ev.get("funnel", {})
+    funnel = ev.funnel.model_dump()
     sections = [
         "---\n" + yaml.safe_dump(header, sort_keys=False, allow_unicode=True) + "---",
         f"# synthempathy corpus v{version}",
@@ -155,10 +149,9 @@ def dataset_card(root: Path, version: str, pairs: list[Pair], source_commit: str
         "### How far to trust the EPITOME scores\n\n" + judge_trust(judgements, calibrated_at,
                                                                   read_calibrated(root / CALIBRATED)),
         "## Funnel\n\n" + _table(("items entering", "count"),
-                                  [(key, funnel[key]) for key in [*(f"{s}_in" for s in FUNNEL_STAGES), "corpus"]
-                                   if key in funnel])
-        + "\n\nFilter drops: " + (", ".join(f"{k} {v}" for k, v in filt.get("dropped", {}).items()) or "none") + ".",
-        "## Pairs per category\n\n" + _table(("category", "pairs"), list(ev.get("per_category", {}).items())),
+                                  [(key, funnel[key]) for key in [*(f"{s}_in" for s in FUNNEL_STAGES), "corpus"]])
+        + "\n\nFilter drops: " + (", ".join(f"{k} {v}" for k, v in filt.dropped.items()) or "none") + ".",
+        "## Pairs per category\n\n" + _table(("category", "pairs"), list(ev.per_category.items())),
         "## How it was made\n\n"
         f"Built by the synthempathy DVC pipeline at commit `{source_commit}`. To rebuild it byte for byte on CPU: "
         f"`git checkout corpus-v{version} && dvc repro`; to fetch the exact files instead: `dvc pull`.",

@@ -8,10 +8,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from .errors import UserError
-from .llm import amx_workaround
-from .release import RELEASE_CORPUS, release
-from .stage import entry_point
+from synthempathy.core.errors import UserError
+from synthempathy.core.stage import entry_point
+from synthempathy.generation.llm import amx_workaround
+from synthempathy.release import RELEASE_CORPUS, release
 
 
 @entry_point
@@ -58,8 +58,8 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 def print_plan(pairs: int | None, tok_per_s: float | None) -> None:
-    from .params import load_params
-    from .plan import make_plan, render
+    from synthempathy.core.params import load_params
+    from synthempathy.plan import make_plan, render
 
     if pairs is not None and pairs < 1:
         raise UserError(f"--pairs must be at least 1 (got {pairs})")

@@ -16,10 +16,10 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from .cache import RequestCache
-from .llm import make_backend
-from .params import Params, ScaleParams
-from .seeds import load_seed_files
+from synthempathy.core.params import Params, ScaleParams
+from synthempathy.generation.cache import RequestCache
+from synthempathy.generation.llm import make_backend
+from synthempathy.seeds.files import load_seed_files
 
 STEPS = {"seeds": 1, "brainstorm": 1, "rewrite": 1, "respond": 3, "judge": 1}
 """Model requests per attempt (respond: emotion, cause, response with Chain-of-Empathy)."""

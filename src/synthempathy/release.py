@@ -18,14 +18,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .calibration import CALIBRATED
-from .card import dataset_card
-from .errors import UserError
-from .params import load_params
-from .jsonl import read_records, write_atomic, write_records
-from .records import Pair
+from synthempathy.card import dataset_card
+from synthempathy.core.errors import UserError
+from synthempathy.core.jsonl import read_records, write_atomic, write_records
+from synthempathy.core.params import load_params
+from synthempathy.core.paths import CALIBRATED, CORPUS
+from synthempathy.core.records import Pair
 
-CORPUS = "data/corpus/corpus.jsonl"
 RELEASE_DIR = "release"
 RELEASE_CORPUS, RELEASE_SFT, RELEASE_CARD = "release/corpus.jsonl", "release/sft.jsonl", "release/README.md"
 VERSION = re.compile(r"\d+\.\d+\.\d+")

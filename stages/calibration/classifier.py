@@ -5,15 +5,15 @@ mechanism; a DVC output, never committed or pushed, since it is derived from
 research-only data) and data/calibration/classifier_judgements.jsonl.
 """
 
-from synthempathy import classifier
-from synthempathy.jsonl import read_records, write_records
-from synthempathy.judge import MECHANISMS
-from synthempathy.params import load_params
-from synthempathy.records import EpitomeExample
-from synthempathy.stage import entry_point
+from synthempathy.core.jsonl import read_records, write_records
+from synthempathy.core.params import load_params
+from synthempathy.core.paths import CLASSIFIER_JUDGEMENTS, CLASSIFIER_MODEL, DEV, TEST
+from synthempathy.core.records import EpitomeExample
+from synthempathy.core.stage import entry_point
+from synthempathy.epitome import classifier
+from synthempathy.epitome.scores import MECHANISMS
 
-DEV, TEST = "data/calibration/dev.jsonl", "data/calibration/test.jsonl"
-MODEL, OUT = "data/calibration/classifier.pkl", "data/calibration/classifier_judgements.jsonl"
+MODEL, OUT = CLASSIFIER_MODEL, CLASSIFIER_JUDGEMENTS
 
 
 @entry_point

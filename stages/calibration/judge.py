@@ -7,17 +7,17 @@ llm_failed.jsonl; calibration.sample sets how many test pairs (the same ones
 for the same seed; a larger sample keeps them and their cached calls).
 """
 
-from synthempathy.epitome import sample
-from synthempathy.generate import Item
-from synthempathy.jsonl import read_records
-from synthempathy.judge import judge_stage
-from synthempathy.params import load_params
-from synthempathy.records import EpitomeExample
-from synthempathy.stage import entry_point, run_generation
+from synthempathy.core.jsonl import read_records
+from synthempathy.core.params import load_params
+from synthempathy.core.paths import LLM_FAILED, LLM_JUDGE_RUN, LLM_JUDGEMENTS, TEST
+from synthempathy.core.records import EpitomeExample
+from synthempathy.core.stage import entry_point
+from synthempathy.epitome.data import sample
+from synthempathy.epitome.judge import judge_stage
+from synthempathy.generation.generate import Item
+from synthempathy.generation.run import run_generation
 
-TEST = "data/calibration/test.jsonl"
-OUT, FAILED = "data/calibration/llm_judgements.jsonl", "data/calibration/llm_failed.jsonl"
-RUN = "data/calibration/llm_judge_run.json"
+OUT, FAILED, RUN = LLM_JUDGEMENTS, LLM_FAILED, LLM_JUDGE_RUN
 
 
 @entry_point

@@ -15,18 +15,16 @@ link the two pipelines, and every `dvc repro` would then need EPITOME.
 import json
 from pathlib import Path
 
-from synthempathy.calibration import CALIBRATED, calibrated_judges, calibration_metrics, confusion_rows
-from synthempathy.jsonl import read_records, write_csv, write_json
-from synthempathy.models import file_sha256
-from synthempathy.judge import MECHANISMS, SHORT
-from synthempathy.records import EpitomeExample, Judgement, Reject
-from synthempathy.stage import entry_point
+from synthempathy.core.hashing import file_sha256
+from synthempathy.core.jsonl import read_records, write_csv, write_json
+from synthempathy.core.paths import CALIBRATED, CALIBRATION_PLOTS, CLASSIFIER_JUDGEMENTS, CLASSIFIER_MODEL, DEV, LLM_FAILED, LLM_JUDGEMENTS, SPLIT, TEST, metrics_of
+from synthempathy.core.records import EpitomeExample, Judgement, Reject
+from synthempathy.core.stage import entry_point
+from synthempathy.epitome.calibration import calibrated_judges, calibration_metrics, confusion_rows
+from synthempathy.epitome.scores import MECHANISMS, SHORT
 
-DEV, TEST, SPLIT = "data/calibration/dev.jsonl", "data/calibration/test.jsonl", "data/calibration/split.json"
-LLM, LLM_FAILED = "data/calibration/llm_judgements.jsonl", "data/calibration/llm_failed.jsonl"
-CLASSIFIER = "data/calibration/classifier_judgements.jsonl"
-CLASSIFIER_MODEL = "data/calibration/classifier.pkl"
-METRICS, PLOTS = "metrics/judge_calibration.json", "plots/calibration"
+LLM, CLASSIFIER = LLM_JUDGEMENTS, CLASSIFIER_JUDGEMENTS
+METRICS, PLOTS = metrics_of("judge_calibration"), CALIBRATION_PLOTS
 
 
 def levels_of(records) -> dict[str, dict[str, int]]:

@@ -6,13 +6,12 @@ Reads your copy of EPITOME's three Reddit CSVs from data/epitome/ (README,
 split's counts to data/calibration/split.json.
 """
 
-from synthempathy.epitome import load_epitome, split_by_seeker
-from synthempathy.jsonl import write_json, write_records
-from synthempathy.params import load_params
-from synthempathy.stage import entry_point
+from synthempathy.core.jsonl import write_json, write_records
+from synthempathy.core.params import load_params
+from synthempathy.core.paths import DEV, EPITOME_DIR, SPLIT, TEST
+from synthempathy.core.stage import entry_point
+from synthempathy.epitome.data import load_epitome, split_by_seeker
 
-EPITOME_DIR = "data/epitome"
-DEV, TEST, SPLIT = "data/calibration/dev.jsonl", "data/calibration/test.jsonl", "data/calibration/split.json"
 
 
 @entry_point

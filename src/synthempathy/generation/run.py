@@ -1,56 +1,28 @@
-"""What every stage script shares: error handling and the generation skeleton.
-
-A stage script in stages/ says what it reads, how it builds prompt variables
-and records, and where it writes; this module does the rest the same way for
-all of them: validate params before any model loads, open the request cache,
-load the model only if a call misses the cache, write outputs atomically, print
-a one-line summary.
+"""What all generating stages share: validate params before any model loads, open the
+request cache, load the model only if a call misses the cache, write outputs atomically,
+print a one-line summary. A stage script in stages/ says what it reads, how it builds prompt
+variables and records, and where it writes; `run_generation` does the rest the same way
+for all of them.
 """
 
 from __future__ import annotations
 
-import faulthandler
-import os
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import wraps
 from typing import Any
 
 from pydantic import BaseModel
 
-from .cache import RequestCache
-from .errors import UserError
-from .generate import Generator, Item, Outcome, Step
-from .jsonl import write_json, write_records
-from .llm import make_backend
-from .params import GenerationParams, LLMParams, Params, SamplingParams
-from .prompts import load_grammar, load_template
-from .records import Reject
-
-
-def entry_point(main: Callable[..., None]) -> Callable[..., None]:
-    """Run `main`, turning UserError into one line on stderr and exit code 2.
-
-    A crash in native code (llama.cpp: SIGILL, SIGSEGV, SIGBUS, SIGFPE, SIGABRT)
-    would otherwise end the process with nothing but DVC's `exited with -4`;
-    faulthandler prints the signal and every thread's Python stack first, so the
-    log shows which call died (README, "When things go wrong"). It writes to a
-    copy of fd 2 because model loading points fd 2 at /dev/null for a while.
-    """
-
-    @wraps(main)
-    def wrapper(*args: Any) -> None:
-        faulthandler.enable(file=os.fdopen(os.dup(sys.stderr.fileno()), "w"), all_threads=True)
-        try:
-            main(*args)
-        except UserError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            raise SystemExit(exc.exit_code) from None
-
-    return wrapper
+from synthempathy.core.jsonl import write_json, write_records
+from synthempathy.core.params import GenerationParams, LLMParams, Params, SamplingParams
+from synthempathy.core.records import Reject
+from synthempathy.generation.cache import RequestCache
+from synthempathy.generation.generate import Generator, Item, Outcome, Step
+from synthempathy.generation.llm import make_backend
+from synthempathy.generation.prompts import load_grammar, load_template
 
 
 Postprocess = Callable[[list, Params], tuple[list, list[Reject]]]

@@ -14,7 +14,7 @@ import string
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import UserError
+from synthempathy.core.errors import UserError
 
 
 @dataclass(frozen=True)

@@ -9,14 +9,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from pydantic import BaseModel
 
-from .dedupe import NearDupParams, find_duplicates
-from .params import FilterParams, Params
-from .records import Reject
-from .toxicity import ToxicityParams, flag_toxic, make_scorer
+from synthempathy.core.params import FilterParams
 
 TERMINAL = re.compile(r"""[.!?…]["'”’)\]]*$""")
 
@@ -33,11 +29,11 @@ def check_empty(field: str, text: str, p: FilterParams):
 
 
 def check_length(field: str, text: str, p: FilterParams):
-    n = words(text)
-    if field in p.min_words and n < p.min_words[field]:
-        return "too_short", f"{field}: {n} words < {p.min_words[field]}"
-    if field in p.max_words and n > p.max_words[field]:
-        return "too_long", f"{field}: {n} words > {p.max_words[field]}"
+    n, least, most = words(text), getattr(p.min_words, field), getattr(p.max_words, field)
+    if n < least:
+        return "too_short", f"{field}: {n} words < {least}"
+    if n > most:
+        return "too_long", f"{field}: {n} words > {most}"
     return None
 
 
@@ -195,59 +191,3 @@ def first_gate_problem(pair: BaseModel, p: FilterParams) -> tuple[str, str] | No
         if problem:
             return problem
     return None
-
-
-def drop_toxic(records: Sequence[BaseModel], fields: Sequence[str], params: ToxicityParams,
-               stage: str) -> tuple[list, list[Reject]]:
-    """Score every field of every record in batches; drop records with any label over threshold."""
-    if not params.enabled or not records:
-        return list(records), []
-    scorer = make_scorer(params, progress=True)
-    scores = scorer.score([getattr(r, f) for r in records for f in fields])
-    kept, dropped = [], []
-    for i, record in enumerate(records):
-        hits = [(f, flag_toxic(scores[i * len(fields) + j], params.thresholds)) for j, f in enumerate(fields)]
-        hits = [(f, hit) for f, hit in hits if hit]
-        if not hits:
-            kept.append(record)
-            continue
-        field, (label, score) = max(hits, key=lambda h: h[1][1])
-        dropped.append(Reject(id=record.id, stage=stage, reason="toxic", detail=f"{field}: {label}",
-                              score=round(score, 4), record=record.model_dump(mode="json")))
-    return kept, dropped
-
-
-def by_id(record: BaseModel) -> str:
-    """The default dedupe priority: of two copies, the lower id wins."""
-    return record.id
-
-
-def dedupe(records: Sequence[BaseModel], field: str, params: NearDupParams, stage: str,
-           priority: Callable[[Any], Any] | None = by_id) -> tuple[list, list[Reject]]:
-    """Drop exact and near duplicates of `field`, keeping input order. Of two copies the one
-    first by `priority` wins (default: by id; None: the earlier in the input)."""
-    ordered = sorted(records, key=priority) if priority else list(records)
-    found = find_duplicates([getattr(r, field) for r in ordered], params) if params.enabled else []
-    drop = {ordered[d.index].id: d for d in found}
-    kept, dropped = [], []
-    for record in records:
-        dup = drop.get(record.id)
-        if dup is None:
-            kept.append(record)
-            continue
-        dropped.append(Reject(
-            id=record.id, stage=stage, reason=f"{dup.kind}_duplicate", detail=field,
-            score=round(dup.score, 2), duplicate_of=ordered[dup.of_index].id,
-            record=record.model_dump(mode="json"),
-        ))
-    return kept, dropped
-
-
-def dedupe_field(field: str, stage: str, priority: Callable[[Any], Any] | None = by_id
-                 ) -> Callable[[list, Params], tuple[list, list[Reject]]]:
-    """A generation-stage postprocess that dedupes `field` with the filter.near_dup params."""
-
-    def postprocess(records: list, params: Params) -> tuple[list, list[Reject]]:
-        return dedupe(records, field, params.filter.near_dup, stage, priority)
-
-    return postprocess

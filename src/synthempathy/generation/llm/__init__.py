@@ -1,21 +1,21 @@
 """LLM backends behind one interface; `make_backend` picks one from params."""
 
-from ..params import LLMParams
-from .base import Backend, Completion
+from synthempathy.core.params import LLMParams
+from synthempathy.generation.llm.base import Backend, Completion
 
 
 def make_backend(params: LLMParams) -> Backend:
     """Build the configured backend; it loads its model lazily, on the first call."""
     if params.backend == "llama_cpp" and params.batch_size > 1:
-        from .llama_cpp_batched import BatchedLlamaCppBackend
+        from synthempathy.generation.llm.llama_cpp_batched import BatchedLlamaCppBackend
 
         return BatchedLlamaCppBackend(params)
     if params.backend == "llama_cpp":
-        from .llama_cpp import LlamaCppBackend
+        from synthempathy.generation.llm.llama_cpp import LlamaCppBackend
 
         return LlamaCppBackend(params)
     if params.backend == "openai":
-        from .openai_server import OpenAIServerBackend
+        from synthempathy.generation.llm.openai_server import OpenAIServerBackend
 
         return OpenAIServerBackend(params)
     raise AssertionError(f"unhandled backend {params.backend}")  # params validation forbids this

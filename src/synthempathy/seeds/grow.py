@@ -21,14 +21,14 @@ import sys
 from collections import Counter
 from dataclasses import dataclass, field
 
-from .errors import UserError
-from .generate import Generator, Item, Step
-from .params import Params
-from .quality import dedupe
-from .records import Reject, Seed
-from .seeds import load_seed_files
-from .stage import GenerationStage, build_records
-from .stats import distinct_n, nearest_neighbour_similarity, sample_by_id
+from synthempathy.core.errors import UserError
+from synthempathy.core.params import Params
+from synthempathy.core.records import Reject, Seed
+from synthempathy.generation.generate import Generator, Item, Step
+from synthempathy.generation.run import GenerationStage, build_records
+from synthempathy.quality.dedupe import dedupe
+from synthempathy.quality.stats import distinct_n, nearest_neighbour_similarity, sample_by_id
+from synthempathy.seeds.files import load_seed_files
 
 STAGE = "seeds"
 DIVERSITY_SAMPLE = 2000

@@ -19,7 +19,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from .errors import UserError
+from synthempathy.core.errors import UserError
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -20,11 +20,13 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel
 
-from .errors import UserError
+from synthempathy.core.errors import UserError
+from synthempathy.core.params import DETOXIFY_LABELS, PROFANITY_LABELS, ToxicityParams
+from synthempathy.core.records import Reject
 
 __all__ = [
     "DETOXIFY_LABELS",
@@ -40,84 +42,8 @@ __all__ = [
     "write_hf_config_dir",
 ]
 
-PROFANITY_LABELS: tuple[str, ...] = ("offensive",)
-
-_ORIGINAL = ("toxicity", "severe_toxicity", "obscene", "threat", "insult", "identity_attack")
-_UNBIASED = (*_ORIGINAL, "sexual_explicit")
-#: Labels the released detoxify checkpoints output (after detoxify's own renaming).
-#: A custom ``checkpoint`` defines its own labels; they are checked at load time.
-DETOXIFY_LABELS: dict[str, tuple[str, ...]] = {
-    "original": _ORIGINAL,
-    "original-small": _ORIGINAL,
-    "unbiased": _UNBIASED,
-    "unbiased-small": _UNBIASED,
-    "multilingual": _UNBIASED,
-}
-
-_DEFAULT_THRESHOLDS: dict[str, dict[str, float]] = {
-    "profanity_check": {"offensive": 0.5},
-    "detoxify": {"toxicity": 0.5},
-}
-
-
 class ToxicityError(UserError):
     """Toxicity scorer could not be built or used; the message says how to fix it."""
-
-
-Threshold = Annotated[float, Field(ge=0.0, le=1.0)]
-
-
-class ToxicityParams(BaseModel):
-    """``filter.toxicity`` section of params.yaml."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    enabled: bool = True
-    scorer: Literal["profanity_check", "detoxify"] = "profanity_check"
-    model: str = "original"
-    checkpoint: str | None = None
-    huggingface_config_path: str | None = None
-    device: Literal["cpu", "cuda"] = "cpu"
-    batch_size: int = Field(default=32, ge=1)
-    # Default depends on `scorer` (filled in by `_default_thresholds`).
-    thresholds: dict[str, Threshold] = Field(default_factory=dict)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _default_thresholds(cls, data: Any) -> Any:
-        if isinstance(data, dict) and data.get("thresholds") is None:
-            scorer = data.get("scorer", "profanity_check")
-            if scorer in _DEFAULT_THRESHOLDS:
-                data = {**data, "thresholds": dict(_DEFAULT_THRESHOLDS[scorer])}
-        return data
-
-    @model_validator(mode="after")
-    def _check(self) -> ToxicityParams:
-        if self.model not in DETOXIFY_LABELS:
-            raise ValueError(
-                f"filter.toxicity.model: unknown detoxify model {self.model!r}; "
-                f"choose one of {', '.join(DETOXIFY_LABELS)}"
-            )
-        if not self.thresholds:
-            raise ValueError(
-                "filter.toxicity.thresholds is empty, so nothing could ever be flagged; "
-                "give at least one label or set filter.toxicity.enabled: false"
-            )
-        if self.scorer == "profanity_check":
-            known: tuple[str, ...] | None = PROFANITY_LABELS
-        elif self.checkpoint is None:
-            known = DETOXIFY_LABELS[self.model]
-        else:
-            known = None  # a custom checkpoint names its own labels: checked in make_scorer
-        if known is not None:
-            unknown = [label for label in self.thresholds if label not in known]
-            if unknown:
-                where = self.scorer if self.scorer == "profanity_check" else f"detoxify model {self.model!r}"
-                raise ValueError(
-                    f"filter.toxicity.thresholds: unknown label(s) {', '.join(map(repr, unknown))} "
-                    f"for {where}; known labels: {', '.join(known)}"
-                )
-        return self
 
 
 class ToxicityScorer(ABC):
@@ -202,7 +128,7 @@ class DetoxifyScorer(ToxicityScorer):
 
     def _load(self) -> Any:
         fix = (
-            "on a machine with internet run `python -m synthempathy.toxicity export --model "
+            "on a machine with internet run `python -m synthempathy.quality.toxicity export --model "
             f"{self.model} --out models/detoxify`, copy that folder here and set "
             "filter.toxicity.checkpoint and filter.toxicity.huggingface_config_path to the paths it prints"
         )
@@ -255,7 +181,7 @@ class DetoxifyScorer(ToxicityScorer):
                 if self.checkpoint is not None and hf is None:
                     fix = (
                         "set filter.toxicity.huggingface_config_path to a local dir with the HF config and "
-                        "tokenizer for this checkpoint (see `python -m synthempathy.toxicity export`)"
+                        "tokenizer for this checkpoint (see `python -m synthempathy.quality.toxicity export`)"
                     )
                 raise ToxicityError(
                     f"detoxify could not load {what}: {type(exc).__name__}: {detail}; {fix}"
@@ -308,7 +234,7 @@ def _local_config_loader(original: Any) -> Any:
                 raise ToxicityError(
                     f"{hf}/config.json has num_labels={n_cfg} but the checkpoint head has "
                     f"{kwargs['num_classes']} classes; rebuild that dir with "
-                    "synthempathy.toxicity.write_hf_config_dir(checkpoint, dir)"
+                    "synthempathy.quality.toxicity.write_hf_config_dir(checkpoint, dir)"
                 )
             kwargs["model_type"] = hf
         return original(*args, **kwargs)
@@ -393,10 +319,30 @@ def flag_toxic(scores: dict[str, float], thresholds: dict[str, float]) -> tuple[
     return min(hits, key=lambda hit: (-hit[1], hit[0]))  # highest score; ties by label name
 
 
+def drop_toxic(records: Sequence[BaseModel], fields: Sequence[str], params: ToxicityParams,
+               stage: str) -> tuple[list, list[Reject]]:
+    """Score every field of every record in batches; drop records with any label over threshold."""
+    if not params.enabled or not records:
+        return list(records), []
+    scorer = make_scorer(params, progress=True)
+    scores = scorer.score([getattr(r, f) for r in records for f in fields])
+    kept, dropped = [], []
+    for i, record in enumerate(records):
+        hits = [(f, flag_toxic(scores[i * len(fields) + j], params.thresholds)) for j, f in enumerate(fields)]
+        hits = [(f, hit) for f, hit in hits if hit]
+        if not hits:
+            kept.append(record)
+            continue
+        field, (label, score) = max(hits, key=lambda h: h[1][1])
+        dropped.append(Reject(id=record.id, stage=stage, reason="toxic", detail=f"{field}: {label}",
+                              score=round(score, 4), record=record.model_dump(mode="json")))
+    return kept, dropped
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m synthempathy.toxicity")
+    parser = argparse.ArgumentParser(prog="python -m synthempathy.quality.toxicity")
     sub = parser.add_subparsers(dest="cmd", required=True)
     exp = sub.add_parser("export", help="download a detoxify checkpoint + HF config/tokenizer for offline use")
     exp.add_argument("--model", default="original", choices=sorted(DETOXIFY_LABELS))

@@ -35,10 +35,10 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..params import LLMParams, SamplingParams
-from ..prompts import Prompt
-from .base import Completion
-from .llama_cpp import LlamaCppBackend, _quiet_stderr
+from synthempathy.core.params import LLMParams, SamplingParams
+from synthempathy.generation.llm.base import Completion
+from synthempathy.generation.llm.llama_cpp import LlamaCppBackend, _quiet_stderr
+from synthempathy.generation.prompts import Prompt
 
 REVISION = 1
 """Bump when a change in this module can alter any output (scheduling, padding, sampling);

@@ -43,11 +43,14 @@ import time
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 from rapidfuzz import fuzz, process
+
+from synthempathy.core.params import NearDupParams, Params
+from synthempathy.core.records import Reject
 
 __all__ = [
     "Duplicate",
@@ -58,36 +61,6 @@ __all__ = [
     "normalize",
     "score_pairs",
 ]
-
-
-class NearDupParams(BaseModel):
-    """The `filter.near_dup` section of params.yaml."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    enabled: bool = True
-    """False: find_duplicates reports nothing (no exact or near duplicates)."""
-    threshold: float = Field(90.0, ge=0, le=100)
-    """rapidfuzz similarity 0..100; a score >= threshold to an earlier kept text drops a text."""
-    scorer: Literal["token_sort_ratio", "ratio"] = "token_sort_ratio"
-    """token_sort_ratio ignores word order (reordered sentences still match); ratio does not."""
-    bands: int = Field(32, ge=1, le=1024)
-    """LSH bands: more bands, more recall and more candidate pairs to confirm."""
-    rows: int = Field(3, ge=1, le=32)
-    """MinHash values per band: more rows, fewer chance collisions (and less recall)."""
-    max_word_count: int = Field(1000, ge=1)
-    """Words occurring more than this many times in the corpus are too common to tell
-    texts apart and are left out of the blocking signature (they still count in the
-    score). Also bounds the size of the LSH buckets such a word can create."""
-    min_tokens: int = Field(16, ge=1, le=1000)
-    """A text with fewer rare words keeps this many of its rarest words in its signature."""
-    min_sketch_similarity: float = Field(0.2, ge=0, le=1)
-    """LSH candidates whose signatures agree in fewer than this fraction of positions
-    are dropped before scoring (their Jaccard similarity is far below a duplicate's)."""
-
-    @property
-    def num_perm(self) -> int:
-        return self.bands * self.rows
 
 
 @dataclass(frozen=True)
@@ -571,3 +544,39 @@ def _find(
     if stats is not None:
         stats.update(info)
     return out
+
+
+def by_id(record: BaseModel) -> str:
+    """The default dedupe priority: of two copies, the lower id wins."""
+    return record.id
+
+
+def dedupe(records: Sequence[BaseModel], field: str, params: NearDupParams, stage: str,
+           priority: Callable[[Any], Any] | None = by_id) -> tuple[list, list[Reject]]:
+    """Drop exact and near duplicates of `field`, keeping input order. Of two copies the one
+    first by `priority` wins (default: by id; None: the earlier in the input)."""
+    ordered = sorted(records, key=priority) if priority else list(records)
+    found = find_duplicates([getattr(r, field) for r in ordered], params) if params.enabled else []
+    drop = {ordered[d.index].id: d for d in found}
+    kept, dropped = [], []
+    for record in records:
+        dup = drop.get(record.id)
+        if dup is None:
+            kept.append(record)
+            continue
+        dropped.append(Reject(
+            id=record.id, stage=stage, reason=f"{dup.kind}_duplicate", detail=field,
+            score=round(dup.score, 2), duplicate_of=ordered[dup.of_index].id,
+            record=record.model_dump(mode="json"),
+        ))
+    return kept, dropped
+
+
+def dedupe_field(field: str, stage: str, priority: Callable[[Any], Any] | None = by_id
+                 ) -> Callable[[list, Params], tuple[list, list[Reject]]]:
+    """A generation-stage postprocess that dedupes `field` with the filter.near_dup params."""
+
+    def postprocess(records: list, params: Params) -> tuple[list, list[Reject]]:
+        return dedupe(records, field, params.filter.near_dup, stage, priority)
+
+    return postprocess

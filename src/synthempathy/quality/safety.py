@@ -20,8 +20,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .params import SafetyParams
-from .records import Pair, Reject, SafetyLabel
+from synthempathy.core.params import SafetyParams
+from synthempathy.core.records import Pair, Reject, SafetyLabel
 
 CATEGORIES = ("suicide_self_harm", "abuse_violence", "medical_emergency")
 """In order of precedence: an explanation gets the first that matches."""

@@ -20,12 +20,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .errors import UserError
-from .jsonl import write_atomic, write_json, write_records
-from .judge import MECHANISMS
-from .models import file_sha256
-from .params import CalibrationParams, ClassifierParams, Params
-from .records import ClassifierProvenance, EpitomeExample, Judgement, Pair
+from synthempathy.core.errors import UserError
+from synthempathy.core.hashing import file_sha256
+from synthempathy.core.jsonl import write_atomic, write_json, write_records
+from synthempathy.core.params import CalibrationParams, ClassifierParams, Params
+from synthempathy.core.records import ClassifierProvenance, EpitomeExample, Judgement, Pair
+from synthempathy.epitome.scores import MECHANISMS
 
 FORMAT = "synthempathy-epitome-classifier-2"
 NAME = "TF-IDF + logistic regression, trained on EPITOME dev"

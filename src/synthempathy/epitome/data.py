@@ -24,15 +24,11 @@ import csv
 import hashlib
 from pathlib import Path
 
-from .errors import UserError
-from .judge import MECHANISMS
-from .records import EpitomeExample
+from synthempathy.core.errors import UserError
+from synthempathy.core.paths import EPITOME_FILES
+from synthempathy.core.records import EpitomeExample
+from synthempathy.epitome.scores import MECHANISMS
 
-FILES = {
-    "emotional_reaction": "emotional-reactions-reddit.csv",
-    "interpretation": "interpretations-reddit.csv",
-    "exploration": "explorations-reddit.csv",
-}
 COLUMNS = ("sp_id", "rp_id", "seeker_post", "response_post", "level")
 FETCH_HINT = ("fetch EPITOME's dataset/*.csv from github.com/behavioral-data/Empathy-Mental-Health "
               "into data/epitome/ (README, 'Calibrate the judge')")
@@ -62,7 +58,7 @@ def load_epitome(directory: str | Path) -> tuple[list[EpitomeExample], int]:
     texts: dict[tuple[str, str], tuple[str, str]] = {}
     levels: dict[tuple[str, str], dict[str, set[int]]] = {}
     for mechanism in MECHANISMS:
-        for key, seeker, response, level in _read_levels(directory / FILES[mechanism]):
+        for key, seeker, response, level in _read_levels(directory / EPITOME_FILES[mechanism]):
             texts.setdefault(key, (seeker, response))
             levels.setdefault(key, {m: set() for m in MECHANISMS})[mechanism].add(level)
     pairs, conflicts = [], 0

@@ -11,9 +11,9 @@ from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ..params import SamplingParams
-from ..prompts import Prompt
-from ..records import BackendIdentity
+from synthempathy.core.params import SamplingParams
+from synthempathy.core.records import BackendIdentity
+from synthempathy.generation.prompts import Prompt
 
 
 @dataclass(frozen=True)

@@ -24,15 +24,13 @@ from typing import Any
 
 import yaml
 
-from .dedupe import normalize
-from .errors import UserError
-from .records import Seed
+from synthempathy.core.errors import UserError
+from synthempathy.core.records import Seed
+from synthempathy.quality.dedupe import normalize
 
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 GROWN_ID = re.compile(r"-grown-\d+$")
 """Ids the seeds stage gives the situations it writes: <category>-grown-<number>."""
-SEED_DIR = Path("data/seeds")
-"""Where seed files live; the seeds stage depends on this folder (dvc.yaml)."""
 
 
 @dataclass(frozen=True)

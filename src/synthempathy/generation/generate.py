@@ -23,12 +23,12 @@ from dataclasses import dataclass, field
 
 from tqdm import tqdm
 
-from .cache import RequestCache, request_key
-from .errors import UserError
-from .llm import Backend, Completion
-from .params import LLMParams, SamplingParams, sampling_of
-from .prompts import Prompt, Template
-from .records import Provenance
+from synthempathy.core.errors import UserError
+from synthempathy.core.params import LLMParams, SamplingParams, sampling_of
+from synthempathy.core.records import Provenance
+from synthempathy.generation.cache import RequestCache, request_key
+from synthempathy.generation.llm import Backend, Completion
+from synthempathy.generation.prompts import Prompt, Template
 
 
 _SPACES = re.compile(r"[ \t]+")

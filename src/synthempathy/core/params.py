@@ -8,7 +8,7 @@ instead of being silently ignored while DVC still tracks it.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -18,12 +18,120 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
-from .dedupe import NearDupParams
-from .errors import UserError
-from .seeds import SEED_DIR
-from .toxicity import ToxicityParams
+from synthempathy.core.errors import UserError
+from synthempathy.core.paths import SEED_DIR
+
+
+# -- sections whose modules (quality/dedupe.py, quality/toxicity.py) need models or corpora:
+# their schemas live here so that reading params never imports them.
+
+class NearDupParams(BaseModel):
+    """The `filter.near_dup` section of params.yaml."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = True
+    """False: find_duplicates reports nothing (no exact or near duplicates)."""
+    threshold: float = Field(90.0, ge=0, le=100)
+    """rapidfuzz similarity 0..100; a score >= threshold to an earlier kept text drops a text."""
+    scorer: Literal["token_sort_ratio", "ratio"] = "token_sort_ratio"
+    """token_sort_ratio ignores word order (reordered sentences still match); ratio does not."""
+    bands: int = Field(32, ge=1, le=1024)
+    """LSH bands: more bands, more recall and more candidate pairs to confirm."""
+    rows: int = Field(3, ge=1, le=32)
+    """MinHash values per band: more rows, fewer chance collisions (and less recall)."""
+    max_word_count: int = Field(1000, ge=1)
+    """Words occurring more than this many times in the corpus are too common to tell
+    texts apart and are left out of the blocking signature (they still count in the
+    score). Also bounds the size of the LSH buckets such a word can create."""
+    min_tokens: int = Field(16, ge=1, le=1000)
+    """A text with fewer rare words keeps this many of its rarest words in its signature."""
+    min_sketch_similarity: float = Field(0.2, ge=0, le=1)
+    """LSH candidates whose signatures agree in fewer than this fraction of positions
+    are dropped before scoring (their Jaccard similarity is far below a duplicate's)."""
+
+    @property
+    def num_perm(self) -> int:
+        return self.bands * self.rows
+
+
+PROFANITY_LABELS: tuple[str, ...] = ("offensive",)
+
+_ORIGINAL = ("toxicity", "severe_toxicity", "obscene", "threat", "insult", "identity_attack")
+_UNBIASED = (*_ORIGINAL, "sexual_explicit")
+#: Labels the released detoxify checkpoints output (after detoxify's own renaming).
+#: A custom ``checkpoint`` defines its own labels; they are checked at load time.
+DETOXIFY_LABELS: dict[str, tuple[str, ...]] = {
+    "original": _ORIGINAL,
+    "original-small": _ORIGINAL,
+    "unbiased": _UNBIASED,
+    "unbiased-small": _UNBIASED,
+    "multilingual": _UNBIASED,
+}
+
+_DEFAULT_THRESHOLDS: dict[str, dict[str, float]] = {
+    "profanity_check": {"offensive": 0.5},
+    "detoxify": {"toxicity": 0.5},
+}
+
+
+Threshold = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class ToxicityParams(BaseModel):
+    """``filter.toxicity`` section of params.yaml."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    scorer: Literal["profanity_check", "detoxify"] = "profanity_check"
+    model: str = "original"
+    checkpoint: str | None = None
+    huggingface_config_path: str | None = None
+    device: Literal["cpu", "cuda"] = "cpu"
+    batch_size: int = Field(default=32, ge=1)
+    # Default depends on `scorer` (filled in by `_default_thresholds`).
+    thresholds: dict[str, Threshold] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_thresholds(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("thresholds") is None:
+            scorer = data.get("scorer", "profanity_check")
+            if scorer in _DEFAULT_THRESHOLDS:
+                data = {**data, "thresholds": dict(_DEFAULT_THRESHOLDS[scorer])}
+        return data
+
+    @model_validator(mode="after")
+    def _check(self) -> ToxicityParams:
+        if self.model not in DETOXIFY_LABELS:
+            raise ValueError(
+                f"filter.toxicity.model: unknown detoxify model {self.model!r}; "
+                f"choose one of {', '.join(DETOXIFY_LABELS)}"
+            )
+        if not self.thresholds:
+            raise ValueError(
+                "filter.toxicity.thresholds is empty, so nothing could ever be flagged; "
+                "give at least one label or set filter.toxicity.enabled: false"
+            )
+        if self.scorer == "profanity_check":
+            known: tuple[str, ...] | None = PROFANITY_LABELS
+        elif self.checkpoint is None:
+            known = DETOXIFY_LABELS[self.model]
+        else:
+            known = None  # a custom checkpoint names its own labels: checked in make_scorer
+        if known is not None:
+            unknown = [label for label in self.thresholds if label not in known]
+            if unknown:
+                where = self.scorer if self.scorer == "profanity_check" else f"detoxify model {self.model!r}"
+                raise ValueError(
+                    f"filter.toxicity.thresholds: unknown label(s) {', '.join(map(repr, unknown))} "
+                    f"for {where}; known labels: {', '.join(known)}"
+                )
+        return self
 
 
 class Section(BaseModel):
@@ -194,7 +302,7 @@ class SeedParams(GenerationParams):
     @classmethod
     def _under_seed_dir(cls, files: list[str]) -> list[str]:
         for path in files:
-            if Path(path).is_absolute() or SEED_DIR not in Path(path).parents:
+            if Path(path).is_absolute() or Path(SEED_DIR) not in Path(path).parents:
                 raise ValueError(f"{path} must be under {SEED_DIR}/ (the folder dvc.yaml tracks, so edits "
                                  "re-run the stage)")
         return files
@@ -215,14 +323,25 @@ class RespondParams(GenerationParams):
     """False: answer directly from `direct_prompt`, with no emotion or cause step,
     so `dvc exp run -S respond.chain_of_empathy=false` shows what CoE buys."""
     direct_prompt: str = Field("prompts/respond_direct.txt", min_length=1)
-    safety_guidance: str | None = "prompts/respond_safety.txt"
+    safety_guidance: str = Field("prompts/respond_safety.txt", min_length=1)
     """Inserted at the prompt's ${guidance} for an explanation that discloses a crisis
-    (safety.py): a worked example of a safe-messaging response. Chain-of-Empathy only;
-    null: every explanation gets the same prompt."""
-    emotion_grammar: str | None = "prompts/emotion.gbnf"
+    (quality/safety.py): a worked example of a safe-messaging response. Chain-of-Empathy only."""
+    use_safety_guidance: bool = True
+    """False: every explanation gets the same prompt."""
+    emotion_grammar: str = Field("prompts/emotion.gbnf", min_length=1)
     """GBNF file for the emotion step alone: prompts/emotion.gbnf picks one or two emotions
     from a closed list, so no label, sentence or non-emotion comes back (the embedded model
-    wrote a malformed emotion for 98% of raw pairs without it); null: free text."""
+    wrote a malformed emotion for 98% of raw pairs without it)."""
+    use_emotion_grammar: bool = True
+    """False: the emotion step is free text."""
+
+    @field_validator("safety_guidance", "emotion_grammar", mode="before")
+    @classmethod
+    def _a_path_not_null(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None:  # dvc.yaml interpolates these paths as deps, and DVC cannot interpolate null
+            switch = "use_safety_guidance" if info.field_name == "safety_guidance" else "use_emotion_grammar"
+            raise ValueError(f"must be a file (dvc.yaml tracks it); to turn it off set respond.{switch}: false")
+        return value
 
     @property
     def active_prompt(self) -> str:
@@ -282,13 +401,16 @@ class SafetyParams(Section):
     A category left out is treated as `drop`."""
 
 
+class WordLimits(Section):
+    """A word count per checked field (a typo such as `explantion` is an error, not ignored)."""
+
+    explanation: int = Field(ge=0)
+    response: int = Field(ge=0)
+
+
 class FilterParams(Section):
-    min_words: dict[str, int] = Field(
-        default_factory=lambda: {"explanation": 20, "response": 20}
-    )
-    max_words: dict[str, int] = Field(
-        default_factory=lambda: {"explanation": 400, "response": 600}
-    )
+    min_words: WordLimits = WordLimits(explanation=20, response=20)
+    max_words: WordLimits = WordLimits(explanation=400, response=600)
     leak_markers: list[str] = Field(
         default_factory=lambda: ["Situation:", "Story:", "Explanation:", "Emotion:", "Cause:", "Response:", "###", "<start_of_turn>", "<end_of_turn>"]
     )

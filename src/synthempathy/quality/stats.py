@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .records import Reject
+from synthempathy.core.records import Reject
 
 FUNNEL_STAGES = ("brainstorm", "rewrite", "respond", "filter")
 
@@ -77,7 +77,7 @@ def nearest_neighbour_similarity(texts: Sequence[str]) -> float:
         return 0.0
     from rapidfuzz import fuzz, process
 
-    from .dedupe import normalize
+    from synthempathy.quality.dedupe import normalize
 
     norm = [normalize(t) for t in texts]
     matrix = process.cdist(norm, norm, scorer=fuzz.token_sort_ratio, dtype=np.float32, workers=1)

@@ -11,21 +11,17 @@ and, after `llm.max_attempts`, counted as failed, never defaulted.
 from __future__ import annotations
 
 import json
-import statistics
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from .records import EpitomeScores, Judgement
+from synthempathy.core.records import EpitomeScores, Judgement
+from synthempathy.generation.generate import Step
+from synthempathy.generation.run import GenerationStage
 
 if TYPE_CHECKING:
-    from .params import Params
-    from .stage import GenerationStage
-
-MECHANISMS = ("emotional_reaction", "interpretation", "exploration")
-SHORT = {"emotional_reaction": "ER", "interpretation": "IP", "exploration": "EX"}
-
+    from synthempathy.core.params import Params
 
 def epitome_grammar() -> str:
     """GBNF text for EpitomeScores' JSON schema (what LlamaGrammar.from_json_schema builds)."""
@@ -45,27 +41,11 @@ def judgement_problem(fields: dict[str, str]) -> str | None:
     return None
 
 
-def epitome_stats(judgements: Sequence[Judgement]) -> dict[str, dict[str, float]]:
-    """Mean and population std of ER, IP, EX and their sum (0-6), rounded for stable diffs."""
-    columns = {SHORT[m]: [getattr(j, m) for j in judgements] for m in MECHANISMS}
-    columns["total"] = [sum(values) for values in zip(*columns.values())]
-    return {
-        name: {
-            "mean": round(statistics.fmean(values), 3) if values else 0.0,
-            "std": round(statistics.pstdev(values), 3) if values else 0.0,
-        }
-        for name, values in columns.items()
-    }
-
-
 def judge_stage(params: Params, category: Callable[[Any], str]) -> GenerationStage:
     """The judge as a generation stage: judge.prompt over (explanation, response), judge.model with
     every other llm setting shared, answers forced into EpitomeScores JSON and validated, each
     turned into a Judgement with the item's id and `category(input record)`.
     Used for the corpus (stages/judge.py) and for calibration against humans (stages/calibration/)."""
-    from .generate import Step
-    from .stage import GenerationStage
-
     def build(record: Any, item: Any, fields: dict[str, str], provenance: dict) -> Judgement:
         scores = EpitomeScores.model_validate_json(fields["scores"])
         return Judgement(id=item.id, category=category(record), **scores.model_dump(), provenance=provenance["judge"])

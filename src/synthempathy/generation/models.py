@@ -9,11 +9,12 @@ absolute path, so outputs stay identical across machines.
 
 from __future__ import annotations
 
-import hashlib
+
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import UserError
+from synthempathy.core.errors import UserError
+from synthempathy.core.hashing import file_sha256
 
 EMBEDDED = "embedded"
 GGUF_MAGIC = b"GGUF"
@@ -39,11 +40,3 @@ def resolve_model(spec: str) -> ModelFile:
         if fh.read(4) != GGUF_MAGIC:
             raise UserError(f"params.yaml: llm.model: {spec!r} is not a GGUF file (llama.cpp needs .gguf; convert with llama.cpp's convert_hf_to_gguf.py)")
     return ModelFile(name=path.name, path=path, sha256=file_sha256(path))
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

@@ -17,11 +17,11 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from .agreement import accuracy, macro_f1, report
-from .judge import MECHANISMS, SHORT
-from .records import ClassifierProvenance, EpitomeExample, Judgement, Provenance
+from synthempathy.core.paths import CALIBRATED
+from synthempathy.core.records import ClassifierProvenance, EpitomeExample, Judgement, Provenance
+from synthempathy.epitome.agreement import accuracy, macro_f1, report
+from synthempathy.epitome.scores import MECHANISMS, SHORT
 
-CALIBRATED = "calibration/calibrated_judges.json"
 """Which judges were calibrated and their test QWK: written by the calibration report stage,
 git-tracked, and read by the corpus pipeline's evaluate stage and the release card."""
 

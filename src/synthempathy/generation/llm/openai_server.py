@@ -68,13 +68,13 @@ import time
 import urllib.parse
 from typing import Any
 
-from ..errors import UserError
-from ..models import EMBEDDED
-from ..params import LLMParams, SamplingParams
-from ..prompts import Prompt
-from ..records import BackendIdentity
-from .base import Backend, Completion
-from .llama_cpp import sampling_kwargs
+from synthempathy.core.errors import UserError
+from synthempathy.core.params import LLMParams, SamplingParams
+from synthempathy.core.records import BackendIdentity
+from synthempathy.generation.llm.base import Backend, Completion
+from synthempathy.generation.llm.llama_cpp import sampling_kwargs
+from synthempathy.generation.models import EMBEDDED
+from synthempathy.generation.prompts import Prompt
 
 REVISION = 1
 """Bump when a change in this module can alter what a server is asked (the request body);

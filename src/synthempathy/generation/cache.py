@@ -27,7 +27,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from .errors import UserError
+from synthempathy.core.errors import UserError
 
 CACHE_ENV = "SYNTHEMPATHY_CACHE_DIR"
 SCHEMA_VERSION = 1

@@ -22,13 +22,13 @@ from typing import Any
 
 from tqdm import tqdm
 
-from ..errors import UserError
-from ..models import ModelFile, resolve_model
-from ..params import LLMParams, SamplingParams
-from ..prompts import Prompt
-from ..records import BackendIdentity
-from . import amx_workaround
-from .base import Backend, Completion
+from synthempathy.core.errors import UserError
+from synthempathy.core.params import LLMParams, SamplingParams
+from synthempathy.core.records import BackendIdentity
+from synthempathy.generation.llm import amx_workaround
+from synthempathy.generation.llm.base import Backend, Completion
+from synthempathy.generation.models import ModelFile, resolve_model
+from synthempathy.generation.prompts import Prompt
 
 CHAT_TEMPLATE_KEY = "tokenizer.chat_template"
 

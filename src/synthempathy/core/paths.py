@@ -1,0 +1,60 @@
+"""Every file a stage reads or writes, named once.
+
+Stage scripts, the release and the card import these names; dvc.yaml and
+calibration/dvc.yaml cannot import Python, so tests/test_dvc_wiring.py checks that each
+stage there lists exactly the files of `STAGE_FILES` (and `CALIBRATION_FILES`).
+"""
+
+from __future__ import annotations
+
+SEED_DIR = "data/seeds"
+"""Seed files (seeds.files must lie in here: dvc.yaml tracks the folder)."""
+SEED_SET, SEED_REJECTS = "data/taxonomy/seeds.jsonl", "data/taxonomy/rejects.jsonl"
+STORIES, STORY_REJECTS = "data/stories/stories.jsonl", "data/stories/rejects.jsonl"
+EXPLANATIONS, EXPLANATION_REJECTS = "data/explanations/explanations.jsonl", "data/explanations/rejects.jsonl"
+PAIRS, PAIR_REJECTS = "data/pairs/pairs.jsonl", "data/pairs/rejects.jsonl"
+CORPUS, CORPUS_REJECTS = "data/corpus/corpus.jsonl", "data/corpus/rejects.jsonl"
+JUDGEMENTS, JUDGE_FAILED = "data/judged/epitome.jsonl", "data/judged/failed.jsonl"
+CALIBRATED = "calibration/calibrated_judges.json"
+"""Which judges agree with EPITOME's humans, and how well: git-tracked, written by the calibration pipeline."""
+
+EPITOME_DIR = "data/epitome"
+"""The user's copy of EPITOME (research-only, never committed or released)."""
+EPITOME_FILES = {
+    "emotional_reaction": "emotional-reactions-reddit.csv",
+    "interpretation": "interpretations-reddit.csv",
+    "exploration": "explorations-reddit.csv",
+}
+"""EPITOME's file per mechanism, as its repository names them."""
+DEV, TEST, SPLIT = "data/calibration/dev.jsonl", "data/calibration/test.jsonl", "data/calibration/split.json"
+LLM_JUDGEMENTS, LLM_FAILED = "data/calibration/llm_judgements.jsonl", "data/calibration/llm_failed.jsonl"
+LLM_JUDGE_RUN = "data/calibration/llm_judge_run.json"
+CLASSIFIER_MODEL = "data/calibration/classifier.pkl"
+CLASSIFIER_JUDGEMENTS = "data/calibration/classifier_judgements.jsonl"
+CALIBRATION_PLOTS = "plots/calibration"
+
+
+def metrics_of(stage: str) -> str:
+    """A stage's metrics file (`judge_calibration` for the calibration report)."""
+    return f"metrics/{stage}.json"
+
+
+STAGE_FILES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "seeds": ((SEED_DIR,), (SEED_SET, SEED_REJECTS)),
+    "brainstorm": ((SEED_SET,), (STORIES, STORY_REJECTS)),
+    "rewrite": ((STORIES,), (EXPLANATIONS, EXPLANATION_REJECTS)),
+    "respond": ((EXPLANATIONS,), (PAIRS, PAIR_REJECTS)),
+    "filter": ((PAIRS, STORY_REJECTS, EXPLANATION_REJECTS, PAIR_REJECTS), (CORPUS, CORPUS_REJECTS)),
+    "judge": ((CORPUS,), (JUDGEMENTS, JUDGE_FAILED)),
+    "evaluate": ((CORPUS, CORPUS_REJECTS, JUDGEMENTS, JUDGE_FAILED, CALIBRATED), ()),
+}
+"""(data read, data written) per stage of dvc.yaml; metrics are `metrics_of(stage)`."""
+
+CALIBRATION_FILES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "split": (tuple(f"{EPITOME_DIR}/{name}" for name in EPITOME_FILES.values()), (DEV, TEST, SPLIT)),
+    "judge": ((TEST,), (LLM_JUDGEMENTS, LLM_FAILED, LLM_JUDGE_RUN)),
+    "classifier": ((DEV, TEST), (CLASSIFIER_MODEL, CLASSIFIER_JUDGEMENTS)),
+    "report": ((DEV, TEST, SPLIT, LLM_JUDGEMENTS, LLM_FAILED, CLASSIFIER_JUDGEMENTS, CLASSIFIER_MODEL), ()),
+}
+"""The same for calibration/dvc.yaml (run from the project root). The report also writes
+CALIBRATED, deliberately not as a DVC out (see stages/calibration/report.py)."""

@@ -1,0 +1,1 @@
+"""Seed situations: reading seed files (files.py) and growing more with the model (grow.py)."""
