@@ -184,8 +184,7 @@ class LLMParams(Section):
     sent as `model` in every request and recorded as the model name in provenance."""
     model_sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
     """backend openai: sha256 of the served GGUF, if known. It becomes the model identity in
-    provenance and request-cache keys, so calls are shared with the in-process backend running
-    the same file. Unset: the identity is `served:<served_model>`."""
+    provenance and request-cache keys. Unset: the identity is `served:<served_model>`."""
     api_key_env: str = Field("SYNTHEMPATHY_API_KEY", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     """backend openai: name of the environment variable holding the API key, sent as
     `Authorization: Bearer`; unset or empty means no key. The key never goes into params."""
