@@ -32,6 +32,7 @@ from __future__ import annotations
 import collections
 import ctypes
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,6 +56,21 @@ def sampler_chain(llm, sampling: SamplingParams, seed: int, grammar=None):
     return llm._init_sampler(top_k=sampling.top_k, top_p=sampling.top_p, min_p=sampling.min_p,
                              temp=sampling.temperature, repeat_penalty=sampling.repeat_penalty,
                              grammar=grammar)
+
+
+@dataclass
+class DecodeTiming:
+    """Where the scheduler's time went (benchmarks/batch_benchmark.py reads it; no output does)."""
+
+    prefill_s: float = 0.0
+    """Evaluating items' prompt suffixes, one item at a time, while the other rows wait."""
+    decode_s: float = 0.0
+    """Fixed-row decode steps, sampling included."""
+    steps: int = 0
+
+    def ceiling(self, rows: int) -> float:
+        """Tokens/s the decode steps would give with every row busy: rows x steps / decode seconds."""
+        return rows * self.steps / self.decode_s if self.decode_s else 0.0
 
 
 @dataclass
@@ -98,6 +114,7 @@ class BatchedLlamaCppBackend(LlamaCppBackend):
         self._ctx = self._mem = self._batch = None
         self._slots = [_Slot(seq=n) for n in range(1, params.batch_size + 1)]
         self._prefix: list[int] | None = None
+        self.timing = DecodeTiming()
 
     # The Llama object only tokenizes and holds the weights here; its own context
     # stays unused, so keep its KV cache at llama.cpp's smallest useful size.
@@ -222,6 +239,7 @@ class BatchedLlamaCppBackend(LlamaCppBackend):
             with _quiet_stderr():  # the first decode allocates buffers and logs about it
                 self._evaluate(request.prefix, PREFIX_SEQ, 0)
             self._prefix = request.prefix
+        started = time.perf_counter()
         llama_cpp.llama_memory_seq_rm(self._mem, slot.seq, -1, -1)
         llama_cpp.llama_memory_seq_cp(self._mem, PREFIX_SEQ, slot.seq, -1, -1)
         self._evaluate(request.suffix, slot.seq, len(request.prefix))
@@ -229,11 +247,13 @@ class BatchedLlamaCppBackend(LlamaCppBackend):
         slot.request, slot.tokens, slot.text = request, [], bytearray()
         slot.pos = len(request.prefix) + len(request.suffix)
         self._sample(slot, -1)
+        self.timing.prefill_s += time.perf_counter() - started
 
     def _step(self) -> None:
         """Decode one token for every slot; idle slots decode padding so the row count never changes."""
         import llama_cpp
 
+        started = time.perf_counter()
         self._decode([(s.tokens[-1] if s.request else self._pad, s.pos, s.seq, True) for s in self._slots])
         for row, slot in enumerate(self._slots):
             slot.pos += 1
@@ -242,6 +262,8 @@ class BatchedLlamaCppBackend(LlamaCppBackend):
             elif slot.pos >= self.params.n_ctx:
                 llama_cpp.llama_memory_seq_rm(self._mem, slot.seq, -1, -1)
                 slot.pos = 0
+        self.timing.decode_s += time.perf_counter() - started
+        self.timing.steps += 1
 
     def _sample(self, slot: _Slot, row: int) -> None:
         """Sample the slot's next token from `row`'s logits; finish the request when it is done."""
