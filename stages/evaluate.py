@@ -18,7 +18,7 @@ from collections import Counter
 from synthempathy.core.jsonl import read_records, write_csv, write_json
 from synthempathy.core.metrics import EvaluateMetrics, checked
 from synthempathy.core.params import Params, load_params
-from synthempathy.core.paths import CORPUS, CORPUS_REJECTS, JUDGE_FAILED, JUDGEMENTS, metrics_of
+from synthempathy.core.paths import CORPUS, CORPUS_REJECTS, JUDGE_FAILED, JUDGEMENTS, metrics_of, plot_of
 from synthempathy.core.records import Judgement, Pair, Reject
 from synthempathy.core.stage import entry_point
 from synthempathy.epitome.calibration import calibration_metrics_of, calibration_of, qwk_text, read_calibrated
@@ -27,7 +27,6 @@ from synthempathy.quality.stats import distinct_n, funnel, histogram, nearest_ne
 from synthempathy.quality.toxicity import flag_toxic, make_scorer
 
 REJECTS, EPITOME, METRICS = CORPUS_REJECTS, JUDGEMENTS, metrics_of("evaluate")
-PLOTS = "plots"
 FIELDS = ("explanation", "response")
 
 
@@ -61,10 +60,10 @@ def write_plots(pairs: list[Pair], judgements: list[Judgement], bin_words: int) 
     for field in FIELDS:
         bins = histogram([len(getattr(p, field).split()) for p in pairs], bin_words)
         rows = [(f"{edge:03d}-{edge + bin_words - 1:03d}", n) for edge, n in bins.items()]
-        write_csv(f"{PLOTS}/{field}_words.csv", ("words", "pairs"), rows)
+        write_csv(plot_of(f"{field}_words"), ("words", "pairs"), rows)
     counts = Counter((m, getattr(j, m)) for j in judgements for m in MECHANISMS)
     rows = [(f"{SHORT[m]} {score}", counts[m, score]) for m in MECHANISMS for score in (0, 1, 2)]
-    write_csv(f"{PLOTS}/epitome.csv", ("score", "pairs"), rows)
+    write_csv(plot_of("epitome"), ("score", "pairs"), rows)
 
 
 @entry_point

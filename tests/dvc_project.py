@@ -14,17 +14,6 @@ from conftest import ROOT
 
 COPY = ["dvc.yaml", "params.yaml", ".dvcignore", "prompts", "stages", "src", "data/seeds",
         "calibration/calibrated_judges.json"]
-OUTPUTS = [
-    "data/taxonomy/seeds.jsonl", "data/taxonomy/rejects.jsonl",
-    "data/stories/stories.jsonl", "data/stories/rejects.jsonl",
-    "data/explanations/explanations.jsonl", "data/explanations/rejects.jsonl",
-    "data/pairs/pairs.jsonl", "data/pairs/rejects.jsonl",
-    "data/corpus/corpus.jsonl", "data/corpus/rejects.jsonl",
-    "data/judged/epitome.jsonl", "data/judged/failed.jsonl",
-    "metrics/seeds.json", "metrics/brainstorm.json", "metrics/rewrite.json", "metrics/respond.json",
-    "metrics/filter.json", "metrics/judge.json", "metrics/evaluate.json",
-    "plots/explanation_words.csv", "plots/response_words.csv", "plots/epitome.csv",
-]
 
 
 class Project:

@@ -14,7 +14,7 @@ import textwrap
 
 import pytest
 
-from synthempathy.core.params import LLMParams
+from synthempathy.core.params import LLMParams, SamplingParams
 from synthempathy.generation.llm import amx_workaround
 from synthempathy.generation.llm.amx_workaround import cpu_flags, decide
 from synthempathy.generation.llm.llama_cpp import LlamaCppBackend
@@ -147,8 +147,8 @@ def test_auto_loads_and_generates_on_this_machine():
         from synthempathy.generation.prompts import Prompt
 
         out = backend.complete(Prompt(prefix="Q: What colour is the sky?\nA:", suffix=""),
-                               {"max_tokens": 8, "temperature": 0.0, "top_p": 1.0, "top_k": 1, "min_p": 0.0,
-                                "repeat_penalty": 1.0, "stop": ["\n"]}, seed=1)
+                               SamplingParams(max_tokens=8, temperature=0.0, top_p=1.0, top_k=1, min_p=0.0,
+                                              repeat_penalty=1.0, stop=["\n"]), seed=1)
         assert out.completion_tokens > 0 and out.text.strip()
     finally:
         backend.close()

@@ -11,7 +11,7 @@ import threading
 import pytest
 
 from synthempathy.core.errors import UserError
-from synthempathy.core.params import GenerationParams, LLMParams
+from synthempathy.core.params import GenerationParams, LLMParams, SamplingParams
 from synthempathy.generation.cache import RequestCache
 from synthempathy.generation.generate import Generator, Item, Step
 from synthempathy.generation.llm import make_backend
@@ -23,8 +23,8 @@ pytestmark = pytest.mark.model
 
 from conftest import ROOT
 
-SAMPLING = {"temperature": 0.9, "top_p": 0.95, "top_k": 40, "min_p": 0.05, "repeat_penalty": 1.15,
-            "max_tokens": 40, "stop": ["\n\n", "###"]}
+SAMPLING = SamplingParams(temperature=0.9, top_p=0.95, top_k=40, min_p=0.05, repeat_penalty=1.15, max_tokens=40,
+                          stop=["\n\n", "###"])
 SITUATIONS = ["Losing a job", "A flat tyre", "A noisy neighbour", "Failing an exam", "Moving house",
               "A sick parent", "Rent going up"]
 BRAINSTORM = GenerationParams(prompt="prompts/brainstorm.txt", temperature=1.0, max_tokens=40,
@@ -83,8 +83,8 @@ def test_stop_strings_and_max_tokens_end_a_sequence_like_create_completion():
         backend = make_backend(llm(size))
         try:
             results[size] = (
-                backend.complete(prompt, {**SAMPLING, "stop": [" "]}, seed),  # the first space ends it
-                backend.complete(prompt, {**SAMPLING, "stop": [], "max_tokens": 5}, seed),
+                backend.complete(prompt, SAMPLING.model_copy(update={"stop": [" "]}), seed),  # the first space ends it
+                backend.complete(prompt, SAMPLING.model_copy(update={"stop": [], "max_tokens": 5}), seed),
             )
         finally:
             backend.close()
@@ -143,7 +143,8 @@ def test_a_grammar_llama_cpp_cannot_parse_is_a_user_error_not_a_crash(size):
     try:
         with pytest.raises(UserError, match=r"cannot parse the GBNF grammar starting 'root ::= undefined_rule'"):
             backend.complete(prompt, SAMPLING, seed, grammar="root ::= undefined_rule\n")
-        good = backend.complete(prompt, {**SAMPLING, "max_tokens": 4}, seed, grammar='root ::= " yes" | " no"\n')
+        good = backend.complete(prompt, SAMPLING.model_copy(update={"max_tokens": 4}), seed,
+                                grammar='root ::= " yes" | " no"\n')
     finally:
         backend.close()
     assert good.text in (" yes", " no")
@@ -152,7 +153,7 @@ def test_a_grammar_llama_cpp_cannot_parse_is_a_user_error_not_a_crash(size):
 def test_a_closed_backend_refuses_calls_instead_of_waiting_forever():
     backend = make_backend(llm(2))
     prompt, seed = brainstorm_prompts()[0]
-    first = backend.complete(prompt, {**SAMPLING, "max_tokens": 3}, seed)
+    first = backend.complete(prompt, SAMPLING.model_copy(update={"max_tokens": 3}), seed)
     backend.close()
     assert first.completion_tokens <= 3
     with pytest.raises(RuntimeError, match="closed backend"):

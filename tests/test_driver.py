@@ -62,15 +62,16 @@ def test_an_answer_cut_at_max_tokens_is_retried_then_rejected_as_truncated():
     [outcome], stats = run(backend, items(1))
     assert outcome.fields is None and outcome.provenance is None
     assert outcome.reason == "truncated" and outcome.detail.startswith("story: ")
-    assert (stats.model_calls, stats.retries, stats.completion_tokens, dict(stats.rejected)) == (3, 2, 36, {"truncated": 1})
+    assert (stats.model_calls, stats.retries, stats.completion_tokens) == (3, 2, 36)
+    assert dict(stats.rejected) == {"truncated": 1}
 
 
 def test_a_failed_check_is_retried_and_its_problem_kept_as_the_detail():
     backend = ScriptedBackend(lambda prompt, seed: f" Story {seed % 2}.")
     check = lambda fields: None if fields["story"] == "Story 0." else "odd seed"  # noqa: E731
     outcomes, stats = run(backend, items(), check=check)
-    for outcome, attempts in zip(outcomes, ([a for a in range(1, 4) if derive_seed(7, "brainstorm", f"i{i}", a) % 2 == 0]
-                                            for i in range(len(SITUATIONS)))):
+    for i, outcome in enumerate(outcomes):
+        attempts = [a for a in range(1, 4) if derive_seed(7, "brainstorm", f"i{i}", a) % 2 == 0]
         if attempts:
             assert outcome.fields == {"story": "Story 0."} and outcome.provenance.attempts == attempts[0]
         else:
@@ -79,7 +80,8 @@ def test_a_failed_check_is_retried_and_its_problem_kept_as_the_detail():
 
 
 def test_each_step_continues_the_previous_ones_after_its_lead_in():
-    backend = ScriptedBackend(lambda prompt, seed: " sad\nmore" if prompt.suffix.endswith("Feeling:") else " A story.\n")
+    backend = ScriptedBackend(lambda prompt, seed: " sad\nmore" if prompt.suffix.endswith("Feeling:")
+                              else " A story.\n")
     steps = (Step("story"), Step("feeling", "\nFeeling:", single_line=True))
     [outcome], _ = run(backend, items(1), steps=steps)
     assert outcome.fields == {"story": "A story.", "feeling": "sad"}  # single_line adds "\n" to the stops

@@ -11,7 +11,9 @@ import time
 
 import pytest
 
-from dvc_project import OUTPUTS, make_project
+from synthempathy.core.paths import OUTPUTS
+
+from dvc_project import make_project
 
 pytestmark = pytest.mark.model
 

@@ -12,14 +12,16 @@ import re
 import pytest
 
 from synthempathy.core.jsonl import read_records
-from synthempathy.core.records import Judgement, Pair, Reject
+from synthempathy.core.paths import OUTPUTS
+from synthempathy.core.records import Judgement, Pair, Reject, Story
+from synthempathy.generation.llm.llama_cpp import llama_cpp_version
 
 from conftest import ROOT
-from dvc_project import OUTPUTS, Project, make_project
+from dvc_project import Project, make_project
 
 pytestmark = pytest.mark.model
 
-@pytest.fixture(scope="module")
+
 def strings_in(value) -> list[str]:
     """Every string leaf of a JSON value (dict keys excluded)."""
     if isinstance(value, dict):
@@ -29,6 +31,7 @@ def strings_in(value) -> list[str]:
     return [value] if isinstance(value, str) else []
 
 
+@pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Project:
     base = tmp_path_factory.mktemp("pipeline")
     proj = make_project(base / "repo", base / "cache")
@@ -57,7 +60,9 @@ def test_repro_builds_a_valid_corpus_with_metrics(project):
     assert {j.id for j in judged} <= {p.id for p in pairs}
     assert evaluate["epitome"]["judged"] + evaluate["epitome"]["failed"] == len(pairs)
     assert 0 <= evaluate["epitome"]["total"]["mean"] <= 6
-    assert {j.provenance.backend.model for j in judged} == {"gemma-3-270m-q4_k_m.gguf"}
+    stories = read_records(project.path / "data/stories/stories.jsonl", Story)
+    backends = {(b.model, b.batch_rows, b.implementation) for b in (s.provenance["brainstorm"].backend for s in stories)}
+    assert backends == {("gemma-3-270m-q4_k_m.gguf", 8, f"llama_cpp_batched r1, llama-cpp-python {llama_cpp_version()}")}
     for path in sorted((project.path / "metrics").glob("*.json")):  # numbers to diff; names live in provenance
         assert not strings_in(json.loads(path.read_text())), path.name
     assert set(evaluate["diversity"]) == {"explanation", "response"}

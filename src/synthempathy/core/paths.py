@@ -39,6 +39,14 @@ def metrics_of(stage: str) -> str:
     return f"metrics/{stage}.json"
 
 
+def plot_of(name: str) -> str:
+    """A plot's data file, for `dvc plots show`."""
+    return f"plots/{name}.csv"
+
+
+EVALUATE_PLOTS = (plot_of("explanation_words"), plot_of("response_words"), plot_of("epitome"))
+
+
 STAGE_FILES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "seeds": ((SEED_DIR,), (SEED_SET, SEED_REJECTS)),
     "brainstorm": ((SEED_SET,), (STORIES, STORY_REJECTS)),
@@ -48,7 +56,11 @@ STAGE_FILES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "judge": ((CORPUS,), (JUDGEMENTS, JUDGE_FAILED)),
     "evaluate": ((CORPUS, CORPUS_REJECTS, JUDGEMENTS, JUDGE_FAILED, CALIBRATED), ()),
 }
-"""(data read, data written) per stage of dvc.yaml; metrics are `metrics_of(stage)`."""
+"""(data read, data written) per stage of dvc.yaml; metrics are `metrics_of(stage)`, plots EVALUATE_PLOTS."""
+
+OUTPUTS = (*(out for _, writes in STAGE_FILES.values() for out in writes), *map(metrics_of, STAGE_FILES),
+           *EVALUATE_PLOTS)
+"""Every file `dvc repro` writes."""
 
 CALIBRATION_FILES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "split": (tuple(f"{EPITOME_DIR}/{name}" for name in EPITOME_FILES.values()), (DEV, TEST, SPLIT)),

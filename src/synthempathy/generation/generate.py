@@ -130,11 +130,12 @@ class Generator:
         self._lock = threading.Lock()  # guards stats when items run on worker threads
         self._stopping = threading.Event()  # set when a threaded run ends early: workers start no new calls
 
-    def _call(self, item: Item, seed: int, continuation: str, sampling: SamplingParams, grammar: str | None) -> Completion:
+    def _call(self, item: Item, seed: int, continuation: str, sampling: SamplingParams,
+              grammar: str | None) -> Completion:
         rendered = self.template.render(**item.values)
         prompt = Prompt(prefix=rendered.prefix, suffix=rendered.suffix + continuation)
-        key = request_key(backend=self.identity.model_dump(), prompt=prompt.text, sampling=sampling.model_dump(), seed=seed,
-                          grammar=grammar)
+        key = request_key(backend=self.identity.model_dump(), prompt=prompt.text, sampling=sampling.model_dump(),
+                          seed=seed, grammar=grammar)
         cached = self.cache.get(key)
         if cached is not None:
             with self._lock:
