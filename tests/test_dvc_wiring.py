@@ -13,16 +13,20 @@ from __future__ import annotations
 import ast
 import json
 import re
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
 from synthempathy.core import paths
+from synthempathy.core.jsonl import write_records
 from synthempathy.core.params import Params, load_params
+from synthempathy.core.records import Judgement, Pair
 
 from conftest import ROOT
-from dvc_project import copy_files, Project
+from dvc_project import Project, copy_files
+from fakes import provenance
 
 SRC = ROOT / "src"
 PACKAGE = SRC / "synthempathy"
@@ -156,22 +160,59 @@ def changed_stages(project: Project) -> set[str]:
             if any(isinstance(entry, dict) and "changed deps" in entry for entry in entries)}
 
 
-def test_a_library_edit_makes_only_the_stages_that_import_it_stale(tmp_path):
-    """Real dvc on a throwaway copy: placeholder outputs committed as they are (no model runs),
-    then one module edited."""
-    project = Project(tmp_path / "p", tmp_path / "cache")
+def placeholder_project(root: Path) -> Project:
+    """A throwaway git + DVC copy of the pipeline whose outputs were written here, not generated:
+    two valid corpus pairs and their judgements, the committed metrics, "{}" everywhere else,
+    all committed to DVC as they are (no model runs)."""
+    project = Project(root / "p", root / "cache")
     copy_files(project.path, ["dvc.yaml", "params.yaml", ".dvcignore", "prompts", "stages", "src", "data/seeds",
-                              paths.CALIBRATED])
-    for stage, (_, writes) in paths.STAGE_FILES.items():
-        for out in (*writes, paths.metrics_of(stage), *out_names(stages_of("dvc.yaml")[stage], "plots")):
+                              paths.CALIBRATED, paths.metrics_of("evaluate"), paths.metrics_of("filter")])
+    for out in paths.OUTPUTS:
+        if not (project.path / out).exists():
             (project.path / out).parent.mkdir(parents=True, exist_ok=True)
             (project.path / out).write_text("{}")
+    pairs = [Pair(id=f"work-a-0{i}", seed_id="work-a", category="work", situation="A deadline.", story="A story.",
+                  explanation=f"I missed my deadline {i} and I feel awful about it.", emotion="ashamed",
+                  cause="They fear being judged.", response=f"That sounds hard {i}; what would help you now?",
+                  provenance={"respond": provenance()}) for i in range(2)]
+    write_records(project.path / paths.CORPUS, pairs)
+    write_records(project.path / paths.CORPUS_REJECTS, [])
+    write_records(project.path / paths.JUDGEMENTS, [
+        Judgement(id=p.id, category=p.category, emotional_reaction=1, interpretation=2, exploration=0,
+                  provenance=provenance(prompt="prompts/judge.txt")) for p in pairs])
     project.run("git", "init", "-q")
     project.dvc("init", "-q")
     project.dvc("commit", "-f", "-q")
+    return project
+
+
+def test_a_library_edit_makes_only_the_stages_that_import_it_stale(tmp_path):
+    """Real dvc on the placeholder project, then one module edited."""
+    project = placeholder_project(tmp_path)
     assert changed_stages(project) == set()
     stats = project.path / "src/synthempathy/quality/stats.py"
     stats.write_text(stats.read_text() + "\n# an edit\n")
     assert changed_stages(project) == {"seeds", "evaluate"}
     (project.path / "src/synthempathy/cli.py").write_text("# the command line is no stage's dep\n")
     assert changed_stages(project) == {"seeds", "evaluate"}
+
+
+def test_release_wiring_on_placeholder_outputs(tmp_path):
+    """`synthempathy release` with real git and DVC: refuses a dirty tree, then exports, writes the card,
+    pushes, commits and tags (tests/test_release.py does the same on a generated corpus)."""
+    project = placeholder_project(tmp_path)
+    project.dvc("remote", "add", "-d", "local", str(tmp_path / "remote"))
+    release = (sys.executable, "-m", "synthempathy", "release")
+    refused = project.run(*release, "0.1.0", check=False)
+    assert refused.returncode == 2 and refused.stderr.startswith("error: working tree is not clean")
+    project.commit("placeholder corpus")
+    project.run(*release, "0.1.0")
+    assert project.run("git", "tag", "-l").stdout.split() == ["corpus-v0.1.0"]
+    assert project.read("release/corpus.jsonl") == project.read(paths.CORPUS)
+    sft = [json.loads(line) for line in project.read("release/sft.jsonl").decode().splitlines()]
+    assert [r["messages"][0]["content"] for r in sft] == [f"I missed my deadline {i} and I feel awful about it."
+                                                         for i in range(2)]
+    card = project.read("release/README.md").decode()
+    assert "2 synthetic explanation-response pairs" in card and "| pairs | 2 | 105,578 |" in card
+    assert project.run("git", "status", "--porcelain").stdout == ""
+    assert any((tmp_path / "remote").rglob("*")), "nothing was pushed"
