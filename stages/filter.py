@@ -5,7 +5,7 @@ themselves, end mid-sentence or fall outside the length bounds; then pairs
 that fail a gate (filter.gates: a malformed emotion or cause, an explanation
 not told in the first person or not about its story, a response not spoken
 to the person); then crisis disclosures as filter.safety.policy says
-(safety.py: flagged pairs carry a `safety` label); then toxic ones
+(quality/safety.py: flagged pairs carry a `safety` label); then toxic ones
 (filter.toxicity); then exact and near duplicates of explanations and responses. Every drop, from this stage
 and the generating stages before it, lands in data/corpus/rejects.jsonl with
 its stage and reason.

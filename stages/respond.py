@@ -4,7 +4,7 @@ The model names the emotion, reasons about its cause, then responds, each
 step led in by its label; all three are kept in the pair. With
 `respond.chain_of_empathy: false` it answers directly from
 `respond.direct_prompt` instead: the baseline that shows what CoE buys.
-An explanation that discloses a crisis (safety.py) gets `respond.safety_guidance`,
+An explanation that discloses a crisis (quality/safety.py) gets `respond.safety_guidance`,
 a worked safe-messaging example, at the prompt's ${guidance}; the others get
 nothing there, so their prompts are as before.
 Reads data/explanations/explanations.jsonl, writes data/pairs/pairs.jsonl.

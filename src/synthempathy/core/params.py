@@ -367,7 +367,7 @@ class JudgeParams(SamplingParams):
 
 
 class GateParams(Section):
-    """Field, voice and topic gates on every pair (quality.py); thresholds from hand labels
+    """Field, voice and topic gates on every pair (quality/gates.py); thresholds from hand labels
     (tests/data/gate_labels.jsonl, benchmarks/QUALITY.md)."""
 
     enabled: bool = True
@@ -388,7 +388,7 @@ Policy = Literal["drop", "label", "require_compliant"]
 
 
 class SafetyParams(Section):
-    """Crisis disclosures (safety.py): what happens to a pair whose explanation discloses risk."""
+    """Crisis disclosures (quality/safety.py): what happens to a pair whose explanation discloses risk."""
 
     enabled: bool = True
     policy: dict[Literal["suicide_self_harm", "abuse_violence", "medical_emergency"], Policy] = Field(
@@ -441,7 +441,7 @@ class EvaluateParams(Section):
 
 
 class ClassifierParams(Section):
-    """The trained second judge: TF-IDF + logistic regression per mechanism (classifier.py)."""
+    """The trained second judge: TF-IDF + logistic regression per mechanism (epitome/classifier.py)."""
 
     c: float = Field(4.0, gt=0)
     """Inverse regularisation strength of the logistic regression."""

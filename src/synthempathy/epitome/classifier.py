@@ -133,7 +133,7 @@ def judge_pairs(pairs: Sequence[Pair], path: str | Path, calibration: Calibratio
 
 def run_judge(pairs: Sequence[Pair], params: Params, out_path: str, failed_path: str, metrics_path: str) -> None:
     """The judge stage with judge.scorer: classifier: the same three files as the LLM judge
-    (stage.run_generation), with nothing failed, retried or generated."""
+    (generation/run.py), with nothing failed, retried or generated."""
     judgements = judge_pairs(pairs, params.judge.classifier, params.calibration)
     write_records(out_path, judgements)
     write_records(failed_path, [])
