@@ -186,20 +186,11 @@ def placeholder_project(root: Path) -> Project:
     return project
 
 
-def test_a_library_edit_makes_only_the_stages_that_import_it_stale(tmp_path):
-    """Real dvc on the placeholder project, then one module edited."""
-    project = placeholder_project(tmp_path)
-    assert changed_stages(project) == set()
-    stats = project.path / "src/synthempathy/quality/stats.py"
-    stats.write_text(stats.read_text() + "\n# an edit\n")
-    assert changed_stages(project) == {"seeds", "evaluate"}
-    (project.path / "src/synthempathy/cli.py").write_text("# the command line is no stage's dep\n")
-    assert changed_stages(project) == {"seeds", "evaluate"}
-
-
-def test_release_wiring_on_placeholder_outputs(tmp_path):
+def test_release_then_a_library_edit_on_placeholder_outputs(tmp_path):
     """`synthempathy release` with real git and DVC: refuses a dirty tree, then exports, writes the card,
-    pushes, commits and tags (tests/test_release.py does the same on a generated corpus)."""
+    pushes, commits and tags (tests/test_release.py does the same on a generated corpus). Then real
+    `dvc status` after one module edit: only the stages that import it are stale. (One project for
+    both: building it is most of the time.)"""
     project = placeholder_project(tmp_path)
     project.dvc("remote", "add", "-d", "local", str(tmp_path / "remote"))
     release = (sys.executable, "-m", "synthempathy", "release")
@@ -216,3 +207,8 @@ def test_release_wiring_on_placeholder_outputs(tmp_path):
     assert "2 synthetic explanation-response pairs" in card and "| pairs | 2 | 105,578 |" in card
     assert project.run("git", "status", "--porcelain").stdout == ""
     assert any((tmp_path / "remote").rglob("*")), "nothing was pushed"
+    stats = project.path / "src/synthempathy/quality/stats.py"
+    stats.write_text(stats.read_text() + "\n# an edit\n")
+    assert changed_stages(project) == {"seeds", "evaluate"}
+    (project.path / "src/synthempathy/cli.py").write_text("# the command line is no stage's dep\n")
+    assert changed_stages(project) == {"seeds", "evaluate"}
