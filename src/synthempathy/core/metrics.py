@@ -117,11 +117,10 @@ def read_metrics(path: str | Path, model: type[M]) -> M:
         return model.model_validate(json.loads(Path(path).read_text(encoding="utf-8")))
     except FileNotFoundError:
         raise UserError(f"{path}: missing; run `dvc repro` first") from None
-    except (ValidationError, json.JSONDecodeError) as exc:
-        where = ""
-        if isinstance(exc, ValidationError):
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) + ": " + first["msg"]
-        else:
-            where = f"not JSON ({exc})"
-        raise UserError(f"{path}: {where}; it is from another version of this pipeline: run `dvc repro`") from None
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{path}: not JSON ({exc}); run `dvc repro` to rewrite it") from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise UserError(f"{path}: {where}: {first['msg']}; it is from another version of this pipeline: "
+                        "run `dvc repro`") from None
