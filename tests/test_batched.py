@@ -6,6 +6,7 @@ its steps, which slot it gets, or when it arrives; batch_size itself is part of
 every cache key and of provenance.
 """
 
+import re
 import threading
 
 import pytest
@@ -31,11 +32,11 @@ BRAINSTORM = GenerationParams(prompt="prompts/brainstorm.txt", temperature=1.0, 
                               stop=["###", "\nSituation:", "\n\n"])
 
 
-def llm(batch_size: int) -> LLMParams:
-    return LLMParams(n_ctx=1024, n_threads=2, max_attempts=2, batch_size=batch_size)
+def llm(batch_size: int, max_attempts: int = 2) -> LLMParams:
+    return LLMParams(n_ctx=1024, n_threads=2, max_attempts=max_attempts, batch_size=batch_size)
 
 
-def complete_all(backend, requests, in_flight: int):
+def complete_all(backend, requests, in_flight: int, grammar: str | None = None):
     """Call backend.complete for every (prompt, seed) with `in_flight` threads; results by index."""
     results, todo, lock = {}, list(enumerate(requests)), threading.Lock()
 
@@ -45,7 +46,7 @@ def complete_all(backend, requests, in_flight: int):
                 if not todo:
                     return
                 index, (prompt, seed) = todo.pop(0)
-            results[index] = backend.complete(prompt, SAMPLING, seed)
+            results[index] = backend.complete(prompt, SAMPLING, seed, grammar)
 
     threads = [threading.Thread(target=work) for _ in range(in_flight)]
     for t in threads:
@@ -150,6 +151,24 @@ def test_a_grammar_llama_cpp_cannot_parse_is_a_user_error_not_a_crash(size):
     assert good.text in (" yes", " no")
 
 
+def test_a_grammar_checked_token_by_token_still_shapes_every_answer_whatever_the_batch():
+    """The grammar only vetoes the chain's pick, so the model's free choice (a story) is rejected
+    at nearly every token and sampled again under the grammar: answers must all match it and
+    must not depend on the batch, like ungrammared ones."""
+    grammar = 'root ::= "{\\"mood\\": " ("0" | "1" | "2") ", \\"words\\": \\"" [a-z ]+ "\\"}"\n'
+    requests = brainstorm_prompts()
+    backend = make_backend(llm(4))
+    try:
+        first = [c.text for c in complete_all(backend, requests, in_flight=4, grammar=grammar)]
+        resampled = backend.timing.grammar_resamples
+        again = [c.text for c in complete_all(backend, requests[::-1], in_flight=2, grammar=grammar)][::-1]
+    finally:
+        backend.close()
+    assert resampled >= len(requests)  # the rejection path ran for every item
+    assert all(re.fullmatch(r'\{"mood": [012], "words": "[a-z ]+("\})?', text) for text in first), first
+    assert again == first
+
+
 def test_a_closed_backend_refuses_calls_instead_of_waiting_forever():
     backend = make_backend(llm(2))
     prompt, seed = brainstorm_prompts()[0]
@@ -158,3 +177,49 @@ def test_a_closed_backend_refuses_calls_instead_of_waiting_forever():
     assert first.completion_tokens <= 3
     with pytest.raises(RuntimeError, match="closed backend"):
         backend.complete(prompt, SAMPLING, seed)
+
+
+RESPOND = GenerationParams(prompt="prompts/respond.txt", temperature=0.7, top_p=0.9, top_k=40, min_p=0.05,
+                           repeat_penalty=1.15, max_tokens=48, stop=["###", "\nExplanation:", "\n\n"])
+EXPLANATIONS = [f"I have been dealing with {s.lower()} and I keep lying awake thinking about it. "
+                "Nobody around me seems to notice how hard it has been." for s in SITUATIONS[:5]]
+
+
+def chain_of_empathy():
+    """respond's steps, with its emotion grammar (so the lazy grammar path runs too)."""
+    emotion_grammar = (ROOT / "prompts/emotion.gbnf").read_text()
+    return (Step("emotion", single_line=True, grammar=emotion_grammar),
+            Step("cause", "\nCause:", single_line=True), Step("response", "\nResponse:"))
+
+
+def run_respond(steps, cache: RequestCache, order: list[int]):
+    """Generator over EXPLANATIONS in `order` with a new 3-row backend, one attempt per item (so
+    a run computes only the steps its cache lacks); (fields by id, backend timing)."""
+    template = load_template(ROOT / RESPOND.prompt, {"explanation", "guidance"})
+    backend = make_backend(llm(3, max_attempts=1))
+    try:
+        gen = Generator("respond", template, RESPOND, llm(3, max_attempts=1), backend, cache, steps)
+        items = [Item(id=f"e{i}", values={"explanation": EXPLANATIONS[i], "guidance": ""}) for i in order]
+        return {o.item.id: (o.fields, o.reason, o.detail) for o in gen.run(items)}, backend.timing
+    finally:
+        backend.close()
+
+
+def test_a_step_that_reuses_the_previous_steps_prompt_matches_one_evaluated_from_scratch(tmp_path):
+    """Chain-of-Empathy's cause and response steps extend the emotion step's prompt, which the
+    slot still holds; a resumed run (earlier steps from the cache) evaluates it again. Both must
+    give the same answers, whatever the arrival order."""
+    steps = chain_of_empathy()
+    fresh, timing = run_respond(steps, RequestCache(tmp_path / "fresh.sqlite"), [0, 1, 2, 3, 4])
+    assert timing.reused_tokens > 0  # the kept prompts were used, not re-evaluated
+    resumed_cache, reused = RequestCache(tmp_path / "resumed.sqlite"), 0
+    for k in (1, 2, 3):  # as if killed after each step: step k starts from a cold slot
+        resumed, timing = run_respond(steps[:k], resumed_cache, [4, 2, 0, 3, 1])
+        reused += timing.reused_tokens
+    assert reused == 0
+    assert resumed == fresh
+    emotions = (ROOT / "prompts/emotion.gbnf").read_text()
+    named = [e for fields, _, _ in fresh.values() if fields for e in fields["emotion"].split(" and ")]
+    assert all(f'"{e}"' in emotions for e in named)  # the lazily checked grammar held
+    # the comparison covers the last step: its text is in `fields` or, cut at max_tokens, in `detail`
+    assert sum(not reason or detail.startswith("response:") for _, reason, detail in fresh.values()) >= 2

@@ -132,6 +132,14 @@ def test_format_chat_keeps_static_prefix_reusable():
     chat = format_chat(template, "<bos>", "<eos>", prompt)
     assert chat.prefix == "<bos><start_of_turn>user\nInstructions\n\n"
     assert chat.suffix == "Story: x\nExplanation:<end_of_turn>\n<start_of_turn>model"  # jinja trim_blocks eats the last newline
+    assert chat.pieces() == ["Story: x\nExplanation:", "<end_of_turn>\n<start_of_turn>model"]
+    step = format_chat(template, "<bos>", "<eos>", Prompt(prompt.prefix, prompt.suffix + " sad\nCause:",
+                                                                 cuts=(len(prompt.suffix),)))
+    assert step.prefix == chat.prefix  # a later step keeps the prefix and its earlier pieces, closing markers last
+    assert step.pieces() == ["Story: x\nExplanation:", " sad\nCause:", "<end_of_turn>\n<start_of_turn>model"]
+    bare = format_chat(template, "<bos>", "<eos>", Prompt("", prompt.suffix))  # no prefix: all of it is the suffix
+    assert bare.prefix == "" and bare.pieces() == ["<bos><start_of_turn>user\nStory: x\nExplanation:",
+                                                   "<end_of_turn>\n<start_of_turn>model"]
 
 
 @pytest.mark.model

@@ -130,12 +130,15 @@ class Generator:
         self._lock = threading.Lock()  # guards stats when items run on worker threads
         self._stopping = threading.Event()  # set when a threaded run ends early: workers start no new calls
 
-    def _call(self, item: Item, seed: int, continuation: str, sampling: SamplingParams,
+    def _call(self, item: Item, seed: int, continuation: str, cuts: list[int], sampling: SamplingParams,
               grammar: str | None) -> Completion:
+        """One model call (or cache hit); `cuts` are where earlier steps' prompts ended in `continuation`."""
         rendered = self.template.render(**item.values)
-        prompt = Prompt(prefix=rendered.prefix, suffix=rendered.suffix + continuation)
+        base = len(rendered.suffix)
+        prompt = Prompt(prefix=rendered.prefix, suffix=rendered.suffix + continuation,
+                        cuts=tuple(base + cut for cut in cuts))
         key = request_key(backend=self.identity.model_dump(), prompt=prompt.text, sampling=sampling.model_dump(),
-                          seed=seed, grammar=grammar)
+                          seed=seed, grammar=grammar, **({"cuts": prompt.cuts} if prompt.cuts else {}))
         cached = self.cache.get(key)
         if cached is not None:
             with self._lock:
@@ -156,10 +159,12 @@ class Generator:
     def _attempt(self, item: Item, seed: int) -> tuple[dict[str, str], Completion, int, str, str]:
         """Generate every step once: (fields, last completion, tokens, reject reason, detail)."""
         fields: dict[str, str] = {}
-        so_far, tokens = "", 0
+        so_far, tokens, cuts = "", 0, []
         for step in self.steps:
             so_far += step.lead_in
-            completion = self._call(item, seed, so_far, step.sampling(self.sampling), step.grammar or self.grammar)
+            completion = self._call(item, seed, so_far, cuts, step.sampling(self.sampling),
+                                    step.grammar or self.grammar)
+            cuts = [*cuts, len(so_far)]
             tokens += completion.completion_tokens
             if completion.finish_reason == "length":
                 return fields, completion, tokens, "truncated", f"{step.field}: {completion.text[-200:]}"

@@ -23,10 +23,20 @@ class Prompt:
 
     prefix: str
     suffix: str
+    cuts: tuple[int, ...] = ()
+    """Offsets in `suffix` where an earlier step's prompt ended (Chain-of-Empathy's cause and
+    response steps extend the emotion step's prompt). A backend that keeps an item's evaluated
+    prompt between its steps evaluates each piece on its own, so the reused and the recomputed
+    paths do the same arithmetic; backends that do not may ignore them."""
 
     @property
     def text(self) -> str:
         return self.prefix + self.suffix
+
+    def pieces(self) -> list[str]:
+        """`suffix` split at `cuts`."""
+        bounds = [0, *self.cuts, len(self.suffix)]
+        return [self.suffix[a:b] for a, b in zip(bounds, bounds[1:])]
 
 
 @dataclass(frozen=True)

@@ -48,17 +48,23 @@ def format_chat(template: str, bos_token: str, eos_token: str, prompt: Prompt) -
 
     The static prefix stays a prefix of the formatted text whenever the
     template passes the user's text through unchanged (every common template
-    does), so prefix reuse keeps working in chat mode.
+    does), so prefix reuse keeps working in chat mode. The prompt's cuts move
+    with it, and one more cut sets the closing turn markers apart: the next
+    Chain-of-Empathy step puts its text before them, so without that cut no
+    piece of a step would be a piece of the next.
     """
     from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
     formatter = Jinja2ChatFormatter(template=template, eos_token=eos_token, bos_token=bos_token)
     formatted = formatter(messages=[{"role": "user", "content": prompt.text}]).prompt
     at = formatted.find(prompt.text)
-    if at < 0 or not prompt.prefix:
+    if at < 0:
         return Prompt(prefix="", suffix=formatted)
-    cut = at + len(prompt.prefix)
-    return Prompt(prefix=formatted[:cut], suffix=formatted[cut:])
+    cut = at + len(prompt.prefix) if prompt.prefix else 0
+    start = at + len(prompt.prefix) - cut  # where the prompt's own suffix begins in the formatted one
+    end = start + len(prompt.suffix)
+    cuts = (*(start + c for c in prompt.cuts), *((end,) if 0 < end < len(formatted) - cut else ()))
+    return Prompt(prefix=formatted[:cut], suffix=formatted[cut:], cuts=cuts)
 
 
 def sampling_kwargs(sampling: SamplingParams) -> dict[str, Any]:
@@ -168,7 +174,8 @@ class LlamaCppBackend(Backend):
         eos = llm._model.token_get_text(llm.token_eos()) if llm.token_eos() != -1 else ""
         return format_chat(llm.metadata[CHAT_TEMPLATE_KEY], bos, eos, prompt), [eos] if eos else []
 
-    def _tokens(self, prompt: Prompt) -> tuple[list[int], list[int]]:
+    def _tokens(self, prompt: Prompt) -> tuple[list[int], list[list[int]]]:
+        """(static prefix tokens, the rest's tokens as pieces): here one piece, the whole suffix."""
         llm = self.llm
         text = prompt.text
         bos_text = llm._model.token_get_text(llm.token_bos()) if llm.token_bos() != -1 else ""
@@ -176,8 +183,11 @@ class LlamaCppBackend(Backend):
         prefix = llm.tokenize(prompt.prefix.encode("utf-8"), add_bos=add_bos, special=True) if prompt.prefix else (
             [llm.token_bos()] if add_bos and llm.token_bos() != -1 else []
         )
-        suffix = llm.tokenize(prompt.suffix.encode("utf-8"), add_bos=False, special=True)
-        return prefix, suffix
+        pieces = [llm.tokenize(piece.encode("utf-8"), add_bos=False, special=True) for piece in self._pieces(prompt)]
+        return prefix, [piece for piece in pieces if piece]
+
+    def _pieces(self, prompt: Prompt) -> list[str]:
+        return [prompt.suffix]
 
     def _restore_prefix(self, prefix: list[int]) -> None:
         """Leave the KV cache holding exactly `prefix`, evaluated on its own."""
@@ -211,23 +221,23 @@ class LlamaCppBackend(Backend):
             self._grammars[text] = LlamaGrammar.from_string(text, verbose=False)
         return self._grammars[text]
 
-    def _prepare(self, prompt: Prompt, sampling: SamplingParams) -> tuple[list[int], list[int], list[str]]:
-        """The request as (static prefix tokens, suffix tokens, stop strings); checks it fits n_ctx."""
+    def _prepare(self, prompt: Prompt, sampling: SamplingParams) -> tuple[list[int], list[list[int]], list[str]]:
+        """The request as (static prefix tokens, the rest in pieces, stop strings); checks it fits n_ctx."""
         sent, extra_stop = self._as_sent(prompt)
-        prefix, suffix = self._tokens(sent)
-        if not suffix:
-            suffix, prefix = prefix[-1:], prefix[:-1]
-        needed = len(prefix) + len(suffix) + sampling.max_tokens
-        if needed > self.params.n_ctx:
+        prefix, pieces = self._tokens(sent)
+        if not pieces:
+            pieces, prefix = [prefix[-1:]], prefix[:-1]
+        prompt_tokens = len(prefix) + sum(map(len, pieces))
+        if prompt_tokens + sampling.max_tokens > self.params.n_ctx:
             raise UserError(
-                f"prompt of {len(prefix) + len(suffix)} tokens + max_tokens {sampling.max_tokens} "
+                f"prompt of {prompt_tokens} tokens + max_tokens {sampling.max_tokens} "
                 f"exceeds llm.n_ctx {self.params.n_ctx}: raise llm.n_ctx or shorten the prompt"
             )
-        return prefix, suffix, list(sampling.stop) + extra_stop
+        return prefix, pieces, list(sampling.stop) + extra_stop
 
     def complete(self, prompt: Prompt, sampling: SamplingParams, seed: int, grammar: str | None = None) -> Completion:
         llm = self.llm
-        prefix, suffix, stop = self._prepare(prompt, sampling)
+        prefix, (suffix,), stop = self._prepare(prompt, sampling)
         self._restore_prefix(prefix)
         out = llm.create_completion(
             prefix + suffix,

@@ -23,8 +23,16 @@ threads; each `complete` call tokenizes, queues its request and waits. One
 scheduler thread owns the llama_context. It gives each free slot the next
 request (the static prompt prefix, evaluated once into sequence 0, is copied
 into the slot; the item's own suffix is then evaluated on its own), and
-decodes one token for every slot per step, with one sampler chain per item
-built exactly as `Llama.create_completion` builds it.
+decodes one token for every slot per step, with one sampler per item
+(row_sampler.py: llama-cpp-python's chain, the grammar checked lazily).
+
+A finished slot keeps its prompt in its sequence (only the generated tokens
+are dropped), because Chain-of-Empathy's next step extends that prompt by the
+previous answer and a lead-in: the next step goes to that slot and evaluates
+only the extension. For that to give the same numbers as evaluating the prompt
+from scratch (a resumed run, whose earlier step came from the request cache),
+a prompt is always evaluated piece by piece, at the cuts the driver marks
+(`Prompt.cuts`): reused or recomputed, every piece is the same llama_decode.
 """
 
 from __future__ import annotations
@@ -39,23 +47,15 @@ from typing import Any
 from synthempathy.core.params import LLMParams, SamplingParams
 from synthempathy.generation.llm.base import Completion
 from synthempathy.generation.llm.llama_cpp import LlamaCppBackend, _quiet_stderr
+from synthempathy.generation.llm.row_sampler import RowSampler
 from synthempathy.generation.prompts import Prompt
 
-REVISION = 1
+REVISION = 2
 """Bump when a change in this module can alter any output (scheduling, padding, sampling);
-see llama_cpp.REVISION."""
+see llama_cpp.REVISION. 2: grammar checked lazily, prompts evaluated piece by piece."""
 
 PREFIX_SEQ = 0
 """Sequence holding the current static prefix; slots are sequences 1..batch_size."""
-
-
-def sampler_chain(llm, sampling: SamplingParams, seed: int, grammar=None):
-    """One item's sampler chain, built by llama-cpp-python exactly as create_completion builds it
-    (penalties over the generated tokens, grammar, top-k, typical, top-p, min-p, temperature, seed)."""
-    llm.set_seed(seed)  # _init_sampler seeds the chain's dist sampler from it
-    return llm._init_sampler(top_k=sampling.top_k, top_p=sampling.top_p, min_p=sampling.min_p,
-                             temp=sampling.temperature, repeat_penalty=sampling.repeat_penalty,
-                             grammar=grammar)
 
 
 @dataclass
@@ -63,7 +63,13 @@ class DecodeTiming:
     """Where the scheduler's time went (benchmarks/batch_benchmark.py reads it; no output does)."""
 
     prefill_s: float = 0.0
-    """Evaluating items' prompt suffixes, one item at a time, while the other rows wait."""
+    """Evaluating items' prompts (beyond the static prefix and any kept pieces), one item at a
+    time, while the other rows wait."""
+    prefill_tokens: int = 0
+    reused_tokens: int = 0
+    """Prompt tokens a slot already held from the item's previous step, not evaluated again."""
+    grammar_resamples: int = 0
+    """Sampled tokens a grammar rejected (each sampled again with the grammar applied first)."""
     decode_s: float = 0.0
     """Fixed-row decode steps, sampling included."""
     steps: int = 0
@@ -76,7 +82,8 @@ class DecodeTiming:
 @dataclass
 class _Request:
     prefix: list[int]
-    suffix: list[int]
+    pieces: list[list[int]]
+    """The prompt after the static prefix, at Prompt.cuts; each piece is evaluated on its own."""
     sampling: SamplingParams
     seed: int
     grammar: str | None
@@ -91,7 +98,12 @@ class _Slot:
     seq: int
     """Its sequence id; also its row in every step (seq - 1)."""
     pos: int = 0
-    """Where its next token goes in its sequence (padding counts up from 0 while idle)."""
+    """Where its next token goes in its sequence (padding counts up from `kept_tokens` while idle)."""
+    kept: list[list[int]] = field(default_factory=list)
+    """[prefix, *pieces] of the last prompt evaluated into its sequence (kept after it finishes)."""
+    kept_tokens: int = 0
+    idle_since: int = 0
+    """Decode step at which it last finished (free slots without a matching prompt go oldest first)."""
     request: _Request | None = None
     sampler: Any = None
     tokens: list[int] = field(default_factory=list)
@@ -120,18 +132,21 @@ class BatchedLlamaCppBackend(LlamaCppBackend):
     # stays unused, so keep its KV cache at llama.cpp's smallest useful size.
     own_context_tokens = 256
 
+    def _pieces(self, prompt: Prompt) -> list[str]:
+        return prompt.pieces()
+
     # -- called from the driver's worker threads ----------------------------------
     def complete(self, prompt: Prompt, sampling: SamplingParams, seed: int, grammar: str | None = None) -> Completion:
         if self._closing:  # no scheduler would ever answer
             raise RuntimeError("complete() called on a closed backend")
         with self._load_lock:  # the first calls arrive together; load the model once
             self.llm
-            prefix, suffix, stop = self._prepare(prompt, sampling)
+            prefix, pieces, stop = self._prepare(prompt, sampling)
             self._grammar(grammar)  # parse errors belong to this call, not to the scheduler
             if self._thread is None:
                 self._thread = threading.Thread(target=self._serve, name="llama-batch", daemon=True)
                 self._thread.start()
-        request = _Request(prefix, suffix, sampling, seed, grammar, stop)
+        request = _Request(prefix, pieces, sampling, seed, grammar, stop)
         with self._wake:
             if self._failure is not None:
                 raise self._failure
@@ -167,10 +182,12 @@ class BatchedLlamaCppBackend(LlamaCppBackend):
                         self._wake.wait()
                     if self._closing:
                         return
-                    starting = []
-                    for slot in self._slots:
-                        if slot.request is None and self._queue:
-                            starting.append((slot, self._queue.popleft()))
+                    starting, free = [], [slot for slot in self._slots if slot.request is None]
+                    while free and self._queue:
+                        request = self._queue.popleft()
+                        slot = max(free, key=lambda s: (self._reusable(s, request), -s.idle_since))
+                        free.remove(slot)
+                        starting.append((slot, request))
                 for slot, request in starting:
                     self._start(slot, request)
                 if self._busy():
@@ -230,23 +247,45 @@ class BatchedLlamaCppBackend(LlamaCppBackend):
             last = at + len(chunk) == len(tokens)
             self._decode([(t, start + at + i, seq, last and i == len(chunk) - 1) for i, t in enumerate(chunk)])
 
+    @staticmethod
+    def _reusable(slot: _Slot, request: _Request) -> int:
+        """How many of [prefix, *pieces] the slot's sequence already holds; at least one piece
+        is always left to evaluate, since the first token needs logits the way they came first."""
+        wanted = [request.prefix, *request.pieces]
+        n = 0
+        while n < min(len(slot.kept), len(wanted) - 1) and slot.kept[n] == wanted[n]:
+            n += 1
+        return n
+
     def _start(self, slot: _Slot, request: _Request) -> None:
-        """Give `slot` the request: prompt into its sequence, then its first token."""
+        """Give `slot` the request: the rest of its prompt into its sequence, then its first token."""
         import llama_cpp
 
-        if request.prefix != self._prefix:
-            llama_cpp.llama_memory_seq_rm(self._mem, PREFIX_SEQ, -1, -1)
-            with _quiet_stderr():  # the first decode allocates buffers and logs about it
-                self._evaluate(request.prefix, PREFIX_SEQ, 0)
-            self._prefix = request.prefix
         started = time.perf_counter()
-        llama_cpp.llama_memory_seq_rm(self._mem, slot.seq, -1, -1)
-        llama_cpp.llama_memory_seq_cp(self._mem, PREFIX_SEQ, slot.seq, -1, -1)
-        self._evaluate(request.suffix, slot.seq, len(request.prefix))
-        slot.sampler = sampler_chain(self.llm, request.sampling, request.seed, self._grammar(request.grammar))
+        keep = self._reusable(slot, request)
+        if keep <= 1:  # nothing of the item's own: start from a fresh copy of the prefix
+            if request.prefix != self._prefix:
+                llama_cpp.llama_memory_seq_rm(self._mem, PREFIX_SEQ, -1, -1)
+                with _quiet_stderr():  # the first decode allocates buffers and logs about it
+                    self._evaluate(request.prefix, PREFIX_SEQ, 0)
+                self._prefix = request.prefix
+                started = time.perf_counter()  # the prefix is a one-off per template, not per item
+            llama_cpp.llama_memory_seq_rm(self._mem, slot.seq, -1, -1)
+            llama_cpp.llama_memory_seq_cp(self._mem, PREFIX_SEQ, slot.seq, -1, -1)
+            keep = 1
+        wanted = [request.prefix, *request.pieces]
+        pos = sum(map(len, wanted[:keep]))
+        llama_cpp.llama_memory_seq_rm(self._mem, slot.seq, pos, -1)  # generated tokens and padding
+        if keep > 1:
+            self.timing.reused_tokens += pos - len(request.prefix)
+        for piece in wanted[keep:]:
+            self._evaluate(piece, slot.seq, pos)
+            pos += len(piece)
+            self.timing.prefill_tokens += len(piece)
+        slot.kept, slot.kept_tokens, slot.pos = wanted, pos, pos
+        slot.sampler = RowSampler(self.llm, request.sampling, request.seed, self._grammar(request.grammar))
         slot.request, slot.tokens, slot.text = request, [], bytearray()
-        slot.pos = len(request.prefix) + len(request.suffix)
-        self._sample(slot, -1)
+        self._take(slot, slot.sampler.sample(self._ctx, -1))
         self.timing.prefill_s += time.perf_counter() - started
 
     def _step(self) -> None:
@@ -258,19 +297,18 @@ class BatchedLlamaCppBackend(LlamaCppBackend):
         for row, slot in enumerate(self._slots):
             slot.pos += 1
             if slot.request is not None:
-                self._sample(slot, row)
-            elif slot.pos >= self.params.n_ctx:
-                llama_cpp.llama_memory_seq_rm(self._mem, slot.seq, -1, -1)
-                slot.pos = 0
+                self._take(slot, slot.sampler.sample(self._ctx, row))
+            elif slot.pos >= self.params.n_ctx:  # padding filled the stream: drop it, keep the prompt
+                llama_cpp.llama_memory_seq_rm(self._mem, slot.seq, slot.kept_tokens, -1)
+                slot.pos = slot.kept_tokens
         self.timing.decode_s += time.perf_counter() - started
         self.timing.steps += 1
 
-    def _sample(self, slot: _Slot, row: int) -> None:
-        """Sample the slot's next token from `row`'s logits; finish the request when it is done."""
+    def _take(self, slot: _Slot, token: int) -> None:
+        """Append the slot's sampled token; finish the request when it is done."""
         import llama_cpp
 
         request = slot.request
-        token = llama_cpp.llama_sampler_sample(slot.sampler.sampler, self._ctx, row)
         if llama_cpp.llama_vocab_is_eog(self._vocab, token):
             return self._finish(slot, "stop", slot.text.decode("utf-8", errors="ignore"))
         slot.tokens.append(token)
@@ -304,11 +342,14 @@ class BatchedLlamaCppBackend(LlamaCppBackend):
         request.done.set()
 
     def _release(self, slot: _Slot) -> None:
-        """Make `slot` idle: it decodes padding into an empty sequence until it gets a request."""
+        """Make `slot` idle, keeping its prompt for the item's next step: it decodes padding
+        after the prompt until it gets a request."""
         import llama_cpp
 
         if slot.sampler is not None:
+            self.timing.grammar_resamples += slot.sampler.resampled
             slot.sampler.close()
         slot.request = slot.sampler = None
-        llama_cpp.llama_memory_seq_rm(self._mem, slot.seq, -1, -1)
-        slot.pos = 0
+        llama_cpp.llama_memory_seq_rm(self._mem, slot.seq, slot.kept_tokens, -1)
+        slot.pos = slot.kept_tokens
+        slot.idle_since = self.timing.steps
