@@ -3,12 +3,14 @@ decode ceiling, and whether outputs stay the same when the items arrive in anoth
 
 What runs: for each size in --sizes, `make_backend(llm)` with `llm.batch_size` = size (1 is the
 one-at-a-time backend) under `Generator`, exactly as a stage runs it, on the respond prompt
-(prompts/respond.txt, the Chain-of-Empathy `response` step only, so every call is one long
-generation) filled with the first --items explanations (generation_benchmark.load_items), with
-params.yaml's respond sampling and --max-tokens, one attempt per item (a retry only starts when
-its first attempt ends, which would measure the retry chain, not the decoder). Each round loads the model afresh, warms it up
-with one call (not timed), then runs every item against an empty request cache, in a shuffled
-order (round 0 keeps it).
+(prompts/respond.txt) filled with the first --items explanations (generation_benchmark.load_items),
+with params.yaml's respond sampling and --max-tokens, one attempt per item (a retry only starts
+when its first attempt ends, which would measure the retry chain, not the decoder). --steps
+response (default) runs the response step alone, one long generation per item; --steps chain
+runs the stage's three Chain-of-Empathy steps with its emotion grammar, where a step's prompt
+extends the previous one. Each round loads the model afresh, warms it up with one call (not
+timed), then runs every item against an empty request cache, in a shuffled order (round 0
+keeps it).
 
 Reported per size (median over rounds, range in brackets):
   stage tok/s   generated tokens / wall seconds of Generator.run (what a stage gets);
@@ -16,13 +18,16 @@ Reported per size (median over rounds, range in brackets):
                 throughput if every row were busy; the driver's and the scheduler's losses
                 (prefilling one item while the other rows wait, idle rows) are the gap;
   ratio         stage / ceiling (issue 18 asks >= 0.8 for every stage);
-  prefill share scheduler seconds spent on prompt suffixes / (prefill + decode);
+  prefill share scheduler seconds spent evaluating prompts / (prefill + decode);
+  rows busy     share of decode rows that carried an item rather than padding;
+  prompt kept   share of prompt tokens (beyond the static prefix) a slot still held from the
+                item's previous step instead of evaluating them again;
   differing     items whose output differs from round 0 of the same size (must be 0: batches
                 hold other neighbours, slots and arrival times in every round).
 
 Usage: PYTHONPATH=src .venv/bin/python benchmarks/batch_benchmark.py
          [--sizes 1,8] [--items 32] [--rounds 2] [--max-tokens 96] [--threads 2]
-         [--n-gpu-layers 0] [--json F]
+         [--steps response|chain] [--n-gpu-layers 0] [--json F]
 On a GPU: --sizes 8,16,32,64 --n-gpu-layers -1 with a CUDA build of llama-cpp-python.
 """
 
@@ -35,6 +40,7 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -47,24 +53,35 @@ from synthempathy.core.params import LLMParams, load_params  # noqa: E402
 from synthempathy.generation.cache import RequestCache  # noqa: E402
 from synthempathy.generation.generate import Generator, Step  # noqa: E402
 from synthempathy.generation.llm import make_backend  # noqa: E402
-from synthempathy.generation.prompts import load_template  # noqa: E402
+from synthempathy.generation.prompts import load_grammar, load_template  # noqa: E402
 
 
-def run_once(llm: LLMParams, sampling, items, order: list[int]) -> dict:
+def respond_steps(which: str) -> tuple[Step, ...]:
+    """`response`: the response step alone (one long generation per item); `chain`: the respond
+    stage's three Chain-of-Empathy steps, its emotion grammar included."""
+    if which == "response":
+        return (Step("response", "\nResponse:"),)
+    sys.path.insert(0, str(ROOT / "stages"))
+    from respond import CHAIN_OF_EMPATHY
+
+    emotion, *rest = CHAIN_OF_EMPATHY
+    return (replace(emotion, grammar=load_grammar(ROOT / "prompts/emotion.gbnf", "respond.emotion_grammar")), *rest)
+
+
+def run_once(llm: LLMParams, sampling, items, order: list[int], steps: tuple[Step, ...]) -> dict:
     """One Generator.run over `items` in `order` with a new backend and an empty cache, after a
     warm-up call (model load, context, static prefix: one-time costs a long stage amortises)."""
     template = load_template(ROOT / "prompts/respond.txt", {"explanation", "guidance"})
-    steps = (Step("response", "\nResponse:"),)
     backend = make_backend(llm)
     try:
         with tempfile.TemporaryDirectory() as tmp:
             warm = RequestCache(Path(tmp) / "warm.sqlite")
             Generator("respond", template, sampling.model_copy(update={"max_tokens": 1}), llm, backend, warm,
-                      steps).run(items[:1])
+                      steps[-1:]).run(items[:1])
             warm.close()
             timing = getattr(backend, "timing", None)
             if timing:
-                timing.prefill_s = timing.decode_s = timing.steps = 0
+                backend.timing = timing = type(timing)()
             cache = RequestCache(Path(tmp) / "requests.sqlite")
             generator = Generator("respond", template, sampling, llm, backend, cache, steps)
             start = time.perf_counter()
@@ -79,7 +96,10 @@ def run_once(llm: LLMParams, sampling, items, order: list[int]) -> dict:
         "stage_tok_s": generator.stats.model_tokens / wall,
         "ceiling_tok_s": timing.ceiling(llm.batch_size) if timing else None,
         "prefill_share": timing.prefill_s / (timing.prefill_s + timing.decode_s) if timing else None,
-        "texts": {o.item.id: (o.fields or {}).get("response", f"<{o.reason}>") for o in outcomes},
+        "busy_rows": timing.busy_rows / (llm.batch_size * timing.steps) if timing else None,
+        "reused_tokens": timing.reused_tokens if timing else None,
+        "prefill_tokens": timing.prefill_tokens if timing else None,
+        "texts": {o.item.id: (o.fields, o.reason, o.detail) for o in outcomes},
     }
 
 
@@ -95,8 +115,10 @@ def main() -> None:
     ap.add_argument("--max-tokens", type=int, default=96)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--n-gpu-layers", type=int, default=0)
+    ap.add_argument("--steps", choices=["response", "chain"], default="response")
     ap.add_argument("--json")
     args = ap.parse_args()
+    steps = respond_steps(args.steps)
     params = load_params(ROOT / "params.yaml")
     sampling = params.respond.model_copy(update={"max_tokens": args.max_tokens})
     items, source = load_items(args.items)
@@ -110,7 +132,7 @@ def main() -> None:
             if r:
                 random.Random(r).shuffle(order)
             load_before = loadavg()
-            runs.append(run_once(llm, sampling, items, order))
+            runs.append(run_once(llm, sampling, items, order, steps))
             runs[-1]["load"] = (load_before, loadavg())
             print(f"size {size} round {r}: {runs[-1]['stage_tok_s']:.1f} tok/s, {runs[-1]['tokens']} tokens, "
                   f"load {runs[-1]['load']}", file=sys.stderr)
@@ -119,14 +141,19 @@ def main() -> None:
         ceiling = [run["ceiling_tok_s"] for run in runs if run["ceiling_tok_s"]]
         ratio = [run["stage_tok_s"] / run["ceiling_tok_s"] for run in runs if run["ceiling_tok_s"]]
         prefill = [run["prefill_share"] for run in runs if run["prefill_share"] is not None]
+        busy = [run["busy_rows"] for run in runs if run["busy_rows"] is not None]
+        reused = [run["reused_tokens"] / (run["reused_tokens"] + run["prefill_tokens"])
+                  for run in runs if run["reused_tokens"] is not None]
         rows.append(f"| {size} | {spread(stage)} | {spread(ceiling) if ceiling else '-'} | "
                     f"{spread(ratio, 2) if ratio else '-'} | {spread(prefill, 2) if prefill else '-'} | "
+                    f"{spread(busy, 2) if busy else '-'} | {spread(reused, 2) if reused else '-'} | "
                     f"{differing}/{len(items) * (len(runs) - 1)} |")
         results[size] = [{k: v for k, v in run.items() if k != "texts"} for run in runs]
-    print(f"\nitems: {len(items)} from {source}; max_tokens {args.max_tokens}; threads {args.threads}; "
-          f"n_gpu_layers {args.n_gpu_layers}; rounds {args.rounds}")
-    print("| llm.batch_size | stage tok/s | ceiling tok/s | ratio | prefill share | differing from round 0 |")
-    print("|---|---|---|---|---|---|")
+    print(f"\nitems: {len(items)} from {source}; steps {args.steps}; max_tokens {args.max_tokens}; "
+          f"threads {args.threads}; n_gpu_layers {args.n_gpu_layers}; rounds {args.rounds}")
+    print("| llm.batch_size | stage tok/s | ceiling tok/s | ratio | prefill share | rows busy | prompt kept "
+          "| differing from round 0 |")
+    print("|---|---|---|---|---|---|---|---|")
     print("\n".join(rows))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))

@@ -86,6 +86,16 @@ def test_each_step_continues_the_previous_ones_after_its_lead_in():
     [outcome], _ = run(backend, items(1), steps=steps)
     assert outcome.fields == {"story": "A story.", "feeling": "sad"}  # single_line adds "\n" to the stops
     assert backend.calls[1][0].suffix == backend.calls[0][0].suffix + " A story.\n" + "\nFeeling:"
+    first, second = backend.calls[0][0], backend.calls[1][0]
+    # the first prompt ends at a cut (the second extends it); the second keeps that cut and adds none
+    assert first.cuts == (len(first.suffix),) and second.cuts == first.cuts
+    assert second.pieces() == [first.suffix, " A story.\n\nFeeling:"]
+
+
+def test_a_single_step_prompt_has_no_cuts():
+    backend = ScriptedBackend(lambda prompt, seed: " A story.\n")
+    run(backend, items(1))
+    assert backend.calls[0][0].cuts == () and backend.calls[0][0].pieces() == [backend.calls[0][0].suffix]
 
 
 def test_threaded_run_returns_input_order_when_calls_finish_in_reverse():

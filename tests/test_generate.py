@@ -132,15 +132,16 @@ def test_format_chat_keeps_static_prefix_reusable():
     chat = format_chat(template, "<bos>", "<eos>", prompt)
     assert chat.prefix == "<bos><start_of_turn>user\nInstructions\n\n"
     assert chat.suffix == "Story: x\nExplanation:<end_of_turn>\n<start_of_turn>model"  # jinja trim_blocks eats the last newline
-    assert chat.pieces() == ["Story: x\nExplanation:", "<end_of_turn>\n<start_of_turn>model"]
-    step = format_chat(template, "<bos>", "<eos>", Prompt(prompt.prefix, prompt.suffix + " sad\nCause:",
-                                                                 cuts=(len(prompt.suffix),)))
-    assert step.prefix == chat.prefix  # a later step keeps the prefix and its earlier pieces, closing markers last
-    assert step.pieces() == ["Story: x\nExplanation:", " sad\nCause:", "<end_of_turn>\n<start_of_turn>model"]
-    bare = format_chat(template, "<bos>", "<eos>", Prompt("", prompt.suffix))  # no prefix: all of it is the suffix
+    assert chat.pieces() == [chat.suffix]  # nothing extends it: one piece
+    first = format_chat(template, "<bos>", "<eos>", Prompt(prompt.prefix, prompt.suffix, cuts=(len(prompt.suffix),)))
+    assert first.pieces() == ["Story: x\nExplanation:", "<end_of_turn>\n<start_of_turn>model"]
+    last = format_chat(template, "<bos>", "<eos>", Prompt(prompt.prefix, prompt.suffix + " sad\nCause:",
+                                                          cuts=(len(prompt.suffix),)))
+    assert last.prefix == chat.prefix  # a later step keeps the prefix and the earlier step's piece
+    assert last.pieces() == ["Story: x\nExplanation:", " sad\nCause:<end_of_turn>\n<start_of_turn>model"]
+    bare = format_chat(template, "<bos>", "<eos>", Prompt("", prompt.suffix, cuts=(len(prompt.suffix),)))
     assert bare.prefix == "" and bare.pieces() == ["<bos><start_of_turn>user\nStory: x\nExplanation:",
                                                    "<end_of_turn>\n<start_of_turn>model"]
-
 
 @pytest.mark.model
 def test_a_step_grammar_shapes_that_step_only_and_one_stage_grammar_keeps_its_hash(isolated_cache):
@@ -170,3 +171,14 @@ def test_a_step_grammar_shapes_that_step_only_and_one_stage_grammar_keeps_its_ha
     stage_only = Generator("judge", template, respond, LLM, backend, RequestCache(), (Step("x"),), "root ::= [0-2]")
     assert stage_only.grammar_sha256 == hashlib.sha256(b"root ::= [0-2]").hexdigest()
     stage_only.cache.close()
+
+
+def test_the_batched_schedulers_report_says_where_its_time_went():
+    from synthempathy.generation.llm.llama_cpp_batched import DecodeTiming
+
+    timing = DecodeTiming(prefill_s=1.0, prefill_tokens=100, reused_tokens=50, grammar_resamples=2,
+                          decode_s=3.0, steps=10, busy_rows=30)
+    assert timing.ceiling(4) == 40 / 3
+    assert timing.describe(4) == ("scheduler 4s: prompts 25% (100 tokens evaluated, 50 kept from earlier steps), "
+                                  "decode steps 75% with 75% of rows busy, padded ceiling 13 tok/s; "
+                                  "2 grammar resamples")

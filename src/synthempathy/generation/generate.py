@@ -132,7 +132,8 @@ class Generator:
 
     def _call(self, item: Item, seed: int, continuation: str, cuts: list[int], sampling: SamplingParams,
               grammar: str | None) -> Completion:
-        """One model call (or cache hit); `cuts` are where earlier steps' prompts ended in `continuation`."""
+        """One model call (or cache hit); `cuts`: where prompts that later steps extend end in
+        `continuation` (see Prompt.cuts)."""
         rendered = self.template.render(**item.values)
         base = len(rendered.suffix)
         prompt = Prompt(prefix=rendered.prefix, suffix=rendered.suffix + continuation,
@@ -160,11 +161,12 @@ class Generator:
         """Generate every step once: (fields, last completion, tokens, reject reason, detail)."""
         fields: dict[str, str] = {}
         so_far, tokens, cuts = "", 0, []
-        for step in self.steps:
+        for number, step in enumerate(self.steps, 1):
             so_far += step.lead_in
+            if number < len(self.steps):  # the next step's prompt extends this one
+                cuts = [*cuts, len(so_far)]
             completion = self._call(item, seed, so_far, cuts, step.sampling(self.sampling),
                                     step.grammar or self.grammar)
-            cuts = [*cuts, len(so_far)]
             tokens += completion.completion_tokens
             if completion.finish_reason == "length":
                 return fields, completion, tokens, "truncated", f"{step.field}: {completion.text[-200:]}"

@@ -24,17 +24,18 @@ class Prompt:
     prefix: str
     suffix: str
     cuts: tuple[int, ...] = ()
-    """Offsets in `suffix` where an earlier step's prompt ended (Chain-of-Empathy's cause and
-    response steps extend the emotion step's prompt). A backend that keeps an item's evaluated
-    prompt between its steps evaluates each piece on its own, so the reused and the recomputed
-    paths do the same arithmetic; backends that do not may ignore them."""
+    """Offsets in `suffix` where a step's prompt ends that a later step extends (Chain-of-Empathy's
+    cause and response steps extend the emotion step's prompt): the earlier steps' ends and, when
+    a step follows, this prompt's own end. A backend that keeps an item's evaluated prompt between
+    its steps evaluates each piece on its own, so the reused and the recomputed paths do the same
+    arithmetic; backends that do not may ignore them."""
 
     @property
     def text(self) -> str:
         return self.prefix + self.suffix
 
     def pieces(self) -> list[str]:
-        """`suffix` split at `cuts`."""
+        """`suffix` split at `cuts` (the last piece is empty when the suffix ends at a cut)."""
         bounds = [0, *self.cuts, len(self.suffix)]
         return [self.suffix[a:b] for a, b in zip(bounds, bounds[1:])]
 

@@ -111,6 +111,8 @@ def run_generation(stage: GenerationStage, params: Params, inputs: Sequence[tupl
     }
     write_json(metrics_path, metrics)
     print(stats.summary(stage.name), file=sys.stderr)
+    if report := generator.backend.report():
+        print(f"{stage.name}: {report}", file=sys.stderr)
     if dropped:
         print(f"{stage.name}: then dropped {len(dropped)} duplicates -> {len(kept)} written", file=sys.stderr)
     return kept

@@ -48,5 +48,9 @@ class Backend(ABC):
         """Generate one completion for `prompt` with the given sampling and seed,
         constrained by the GBNF `grammar` when one is given."""
 
+    def report(self) -> str | None:
+        """Where its time went, for the stage's log (None when it has nothing to say)."""
+        return None
+
     def close(self) -> None:
         """Release the model (optional)."""

@@ -49,9 +49,9 @@ def format_chat(template: str, bos_token: str, eos_token: str, prompt: Prompt) -
     The static prefix stays a prefix of the formatted text whenever the
     template passes the user's text through unchanged (every common template
     does), so prefix reuse keeps working in chat mode. The prompt's cuts move
-    with it, and one more cut sets the closing turn markers apart: the next
-    Chain-of-Empathy step puts its text before them, so without that cut no
-    piece of a step would be a piece of the next.
+    with it; a cut at the prompt's own end (a later step extends it) thereby
+    sets the closing turn markers apart as the last piece, since the next step
+    puts its text before them.
     """
     from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
@@ -62,9 +62,7 @@ def format_chat(template: str, bos_token: str, eos_token: str, prompt: Prompt) -
         return Prompt(prefix="", suffix=formatted)
     cut = at + len(prompt.prefix) if prompt.prefix else 0
     start = at + len(prompt.prefix) - cut  # where the prompt's own suffix begins in the formatted one
-    end = start + len(prompt.suffix)
-    cuts = (*(start + c for c in prompt.cuts), *((end,) if 0 < end < len(formatted) - cut else ()))
-    return Prompt(prefix=formatted[:cut], suffix=formatted[cut:], cuts=cuts)
+    return Prompt(prefix=formatted[:cut], suffix=formatted[cut:], cuts=tuple(start + c for c in prompt.cuts))
 
 
 def sampling_kwargs(sampling: SamplingParams) -> dict[str, Any]:

@@ -50,9 +50,10 @@ from synthempathy.generation.llm.llama_cpp import LlamaCppBackend, _quiet_stderr
 from synthempathy.generation.llm.row_sampler import RowSampler
 from synthempathy.generation.prompts import Prompt
 
-REVISION = 2
+REVISION = 3
 """Bump when a change in this module can alter any output (scheduling, padding, sampling);
-see llama_cpp.REVISION. 2: grammar checked lazily, prompts evaluated piece by piece."""
+see llama_cpp.REVISION. 2: grammar checked lazily, prompts evaluated piece by piece.
+3: a chat prompt's closing markers are a piece of their own only when a later step extends it."""
 
 PREFIX_SEQ = 0
 """Sequence holding the current static prefix; slots are sequences 1..batch_size."""
@@ -73,10 +74,19 @@ class DecodeTiming:
     decode_s: float = 0.0
     """Fixed-row decode steps, sampling included."""
     steps: int = 0
+    busy_rows: int = 0
+    """Rows that decoded an item's token (not padding), summed over steps."""
 
     def ceiling(self, rows: int) -> float:
         """Tokens/s the decode steps would give with every row busy: rows x steps / decode seconds."""
         return rows * self.steps / self.decode_s if self.decode_s else 0.0
+
+    def describe(self, rows: int) -> str:
+        total = self.prefill_s + self.decode_s
+        return (f"scheduler {total:.0f}s: prompts {self.prefill_s / total:.0%} ({self.prefill_tokens} tokens "
+                f"evaluated, {self.reused_tokens} kept from earlier steps), decode steps {self.decode_s / total:.0%} "
+                f"with {self.busy_rows / (rows * self.steps):.0%} of rows busy, padded ceiling "
+                f"{self.ceiling(rows):.0f} tok/s; {self.grammar_resamples} grammar resamples")
 
 
 @dataclass
@@ -156,6 +166,9 @@ class BatchedLlamaCppBackend(LlamaCppBackend):
         if request.error is not None:
             raise request.error
         return request.result
+
+    def report(self) -> str | None:
+        return self.timing.describe(self.batch_rows) if self.timing.steps else None
 
     def close(self) -> None:
         with self._wake:
@@ -294,6 +307,7 @@ class BatchedLlamaCppBackend(LlamaCppBackend):
 
         started = time.perf_counter()
         self._decode([(s.tokens[-1] if s.request else self._pad, s.pos, s.seq, True) for s in self._slots])
+        self.timing.busy_rows += sum(slot.request is not None for slot in self._slots)
         for row, slot in enumerate(self._slots):
             slot.pos += 1
             if slot.request is not None:
