@@ -30,6 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
+from synthempathy.generation.llm.llama_cpp_batched import decode_rows  # noqa: E402
 from synthempathy.generation.models import resolve_model  # noqa: E402
 
 
@@ -56,13 +57,8 @@ class Context:
         """Seconds for one llama_decode of (token, position, sequence, logits) entries."""
         import llama_cpp
 
-        b = self.batch
-        for i, (token, pos, seq, logits) in enumerate(entries):
-            b.token[i], b.pos[i], b.n_seq_id[i], b.logits[i] = token, pos, 1, logits
-            b.seq_id[i][0] = seq
-        b.n_tokens = len(entries)
         start = time.perf_counter()
-        if llama_cpp.llama_decode(self.ctx, b) != 0:
+        if decode_rows(self.ctx, self.batch, entries) != 0:
             raise RuntimeError("llama_decode failed")
         llama_cpp.llama_synchronize(self.ctx)
         return time.perf_counter() - start

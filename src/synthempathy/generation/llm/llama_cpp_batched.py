@@ -59,6 +59,17 @@ PREFIX_SEQ = 0
 """Sequence holding the current static prefix; slots are sequences 1..batch_size."""
 
 
+def decode_rows(ctx, batch, entries: list[tuple[int, int, int, bool]]) -> int:
+    """llama_decode of (token, position, sequence, wants logits) rows through `batch`; its return code."""
+    import llama_cpp
+
+    for i, (token, pos, seq, logits) in enumerate(entries):
+        batch.token[i], batch.pos[i], batch.n_seq_id[i], batch.logits[i] = token, pos, 1, logits
+        batch.seq_id[i][0] = seq
+    batch.n_tokens = len(entries)
+    return llama_cpp.llama_decode(ctx, batch)
+
+
 @dataclass
 class DecodeTiming:
     """Where the scheduler's time went (benchmarks/batch_benchmark.py reads it; no output does)."""
@@ -242,14 +253,7 @@ class BatchedLlamaCppBackend(LlamaCppBackend):
 
     def _decode(self, entries: list[tuple[int, int, int, bool]]) -> None:
         """One llama_decode of (token, position, sequence, wants logits) rows."""
-        import llama_cpp
-
-        b = self._batch
-        for i, (token, pos, seq, logits) in enumerate(entries):
-            b.token[i], b.pos[i], b.n_seq_id[i], b.logits[i] = token, pos, 1, logits
-            b.seq_id[i][0] = seq
-        b.n_tokens = len(entries)
-        rc = llama_cpp.llama_decode(self._ctx, b)
+        rc = decode_rows(self._ctx, self._batch, entries)
         if rc != 0:
             raise RuntimeError(f"llama_decode returned {rc} (llm.batch_size {self.batch_rows})")
 
