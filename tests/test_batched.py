@@ -15,7 +15,7 @@ from synthempathy.core.errors import UserError
 from synthempathy.core.params import GenerationParams, LLMParams, SamplingParams
 from synthempathy.generation.cache import RequestCache
 from synthempathy.generation.generate import Generator, Item, Step
-from synthempathy.generation.llm import make_backend
+from synthempathy.generation.llm import Backend, make_backend
 from synthempathy.generation.llm.llama_cpp import LlamaCppBackend
 from synthempathy.generation.llm.llama_cpp_batched import BatchedLlamaCppBackend
 from synthempathy.generation.prompts import load_template
@@ -192,32 +192,52 @@ def chain_of_empathy():
             Step("cause", "\nCause:", single_line=True), Step("response", "\nResponse:"))
 
 
-def run_respond(steps, cache: RequestCache, order: list[int]):
-    """Generator over EXPLANATIONS in `order` with a new 3-row backend, one attempt per item (so
-    a run computes only the steps its cache lacks); (fields by id, backend timing)."""
+class Recording(Backend):
+    """Passes calls to `inner` and keeps (prompt, sampling, seed, grammar, completion) of each."""
+
+    def __init__(self, inner: Backend):
+        self.inner, self.identity, self.concurrency, self.calls = inner, inner.identity, inner.concurrency, []
+
+    def complete(self, prompt, sampling, seed, grammar=None):
+        completion = self.inner.complete(prompt, sampling, seed, grammar)
+        self.calls.append((prompt, sampling, seed, grammar, completion))
+        return completion
+
+
+def run_respond(cache: RequestCache, order: list[int]):
+    """The chain over EXPLANATIONS in `order`, a new 3-row backend, one attempt per item (so a
+    run computes exactly the calls its cache lacks); (fields by id, backend timing, calls, generator)."""
     template = load_template(ROOT / RESPOND.prompt, {"explanation", "guidance"})
-    backend = make_backend(llm(3, max_attempts=1))
+    backend = Recording(make_backend(llm(3, max_attempts=1)))
     try:
-        gen = Generator("respond", template, RESPOND, llm(3, max_attempts=1), backend, cache, steps)
+        gen = Generator("respond", template, RESPOND, llm(3, max_attempts=1), backend, cache, chain_of_empathy())
         items = [Item(id=f"e{i}", values={"explanation": EXPLANATIONS[i], "guidance": ""}) for i in order]
-        return {o.item.id: (o.fields, o.reason, o.detail) for o in gen.run(items)}, backend.timing
+        outcomes = {o.item.id: (o.fields, o.reason, o.detail) for o in gen.run(items)}
+        return outcomes, backend.inner.timing, backend.calls, gen
     finally:
-        backend.close()
+        backend.inner.close()
+
+
+def step_of(prompt) -> int:
+    return 3 if prompt.suffix.endswith("\nResponse:") else 2 if prompt.suffix.endswith("\nCause:") else 1
 
 
 def test_a_step_that_reuses_the_previous_steps_prompt_matches_one_evaluated_from_scratch(tmp_path):
     """Chain-of-Empathy's cause and response steps extend the emotion step's prompt, which the
-    slot still holds; a resumed run (earlier steps from the cache) evaluates it again. Both must
-    give the same answers, whatever the arrival order."""
-    steps = chain_of_empathy()
-    fresh, timing = run_respond(steps, RequestCache(tmp_path / "fresh.sqlite"), [0, 1, 2, 3, 4])
+    slot still holds; a run resumed after a kill (earlier steps from the cache) evaluates it
+    again. Both must give the same answers, whatever the arrival order."""
+    fresh, timing, calls, gen = run_respond(RequestCache(tmp_path / "fresh.sqlite"), [0, 1, 2, 3, 4])
     assert timing.reused_tokens > 0  # the kept prompts were used, not re-evaluated
-    resumed_cache, reused = RequestCache(tmp_path / "resumed.sqlite"), 0
-    for k in (1, 2, 3):  # as if killed after each step: step k starts from a cold slot
-        resumed, timing = run_respond(steps[:k], resumed_cache, [4, 2, 0, 3, 1])
-        reused += timing.reused_tokens
-    assert reused == 0
-    assert resumed == fresh
+    assert {step_of(call[0]) for call in calls} == {1, 2, 3}
+    for k in (1, 2):  # killed after step k of every item: the cache holds steps 1..k
+        cache = RequestCache(tmp_path / f"killed-after-{k}.sqlite")
+        for prompt, sampling, seed, grammar, completion in calls:
+            if step_of(prompt) <= k:
+                cache.put(gen.request_key(prompt, sampling, seed, grammar), completion.to_dict())
+        resumed, timing, recomputed, _ = run_respond(cache, [4, 2, 0, 3, 1])
+        assert resumed == fresh, k
+        assert min(step_of(call[0]) for call in recomputed) == k + 1  # step k + 1 starts from a cold slot
+    assert timing.reused_tokens == 0  # after step 2: the response steps evaluated their prompts anew
     emotions = (ROOT / "prompts/emotion.gbnf").read_text()
     named = [e for fields, _, _ in fresh.values() if fields for e in fields["emotion"].split(" and ")]
     assert all(f'"{e}"' in emotions for e in named)  # the lazily checked grammar held

@@ -15,6 +15,7 @@ from synthempathy.core.jsonl import read_records
 from synthempathy.core.paths import OUTPUTS
 from synthempathy.core.records import Judgement, Pair, Reject, Story
 from synthempathy.generation.llm.llama_cpp import llama_cpp_version
+from synthempathy.generation.llm.llama_cpp_batched import REVISION as BATCHED_REVISION
 
 from conftest import ROOT
 from dvc_project import Project, make_project
@@ -62,7 +63,8 @@ def test_repro_builds_a_valid_corpus_with_metrics(project):
     assert 0 <= evaluate["epitome"]["total"]["mean"] <= 6
     stories = read_records(project.path / "data/stories/stories.jsonl", Story)
     backends = {(b.model, b.batch_rows, b.implementation) for b in (s.provenance["brainstorm"].backend for s in stories)}
-    assert backends == {("gemma-3-270m-q4_k_m.gguf", 8, f"llama_cpp_batched r1, llama-cpp-python {llama_cpp_version()}")}
+    assert backends == {("gemma-3-270m-q4_k_m.gguf", 8, f"llama_cpp_batched r{BATCHED_REVISION}, "
+                                                         f"llama-cpp-python {llama_cpp_version()}")}
     for path in sorted((project.path / "metrics").glob("*.json")):  # numbers to diff; names live in provenance
         assert not strings_in(json.loads(path.read_text())), path.name
     assert set(evaluate["diversity"]) == {"explanation", "response"}

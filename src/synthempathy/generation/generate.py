@@ -47,9 +47,12 @@ class Step:
     `lead_in` is appended to the prompt before the model continues (for
     example "\nCause:"), so a multi-part answer such as Chain-of-Empathy is
     scaffolded by the prompt itself and cannot come back in the wrong shape.
-    (A GBNF grammar would do the same, but llama.cpp applies it to the whole
-    vocabulary before top-k, which made respond 3x slower with Gemma's 262k
-    tokens.)
+    (A GBNF grammar would do the same, but llama-cpp-python's create_completion
+    and the servers apply it to the whole vocabulary before top-k, which made
+    respond 3x slower with Gemma's 262k tokens; only the batched backend checks
+    a grammar lazily, see llm/row_sampler.py.) The prompts of later steps
+    extend earlier ones, and Prompt.cuts marks where, so the batched backend can
+    keep an item's evaluated prompt from one step to the next.
     """
 
     field: str
@@ -130,6 +133,11 @@ class Generator:
         self._lock = threading.Lock()  # guards stats when items run on worker threads
         self._stopping = threading.Event()  # set when a threaded run ends early: workers start no new calls
 
+    def request_key(self, prompt: Prompt, sampling: SamplingParams, seed: int, grammar: str | None) -> str:
+        """The request cache's key for one model call: everything its output depends on."""
+        return request_key(backend=self.identity.model_dump(), prompt=prompt.text, sampling=sampling.model_dump(),
+                           seed=seed, grammar=grammar, **({"cuts": prompt.cuts} if prompt.cuts else {}))
+
     def _call(self, item: Item, seed: int, continuation: str, cuts: list[int], sampling: SamplingParams,
               grammar: str | None) -> Completion:
         """One model call (or cache hit); `cuts`: where prompts that later steps extend end in
@@ -138,8 +146,7 @@ class Generator:
         base = len(rendered.suffix)
         prompt = Prompt(prefix=rendered.prefix, suffix=rendered.suffix + continuation,
                         cuts=tuple(base + cut for cut in cuts))
-        key = request_key(backend=self.identity.model_dump(), prompt=prompt.text, sampling=sampling.model_dump(),
-                          seed=seed, grammar=grammar, **({"cuts": prompt.cuts} if prompt.cuts else {}))
+        key = self.request_key(prompt, sampling, seed, grammar)
         cached = self.cache.get(key)
         if cached is not None:
             with self._lock:

@@ -188,6 +188,10 @@ class BatchedLlamaCppBackend(LlamaCppBackend):
         if self._thread is not None:
             self._thread.join()
             self._thread = None
+        for slot in self._slots:  # requests cut short by a failure still hold their samplers
+            if slot.sampler is not None:
+                slot.sampler.close()
+                slot.sampler = None
         if self._batch is not None:
             import llama_cpp
 
@@ -241,6 +245,7 @@ class BatchedLlamaCppBackend(LlamaCppBackend):
         p.n_ctx = self.params.n_ctx * (rows + 1)  # split evenly between the streams
         p.n_batch = p.n_ubatch = max(self.params.n_batch, rows)
         p.kv_unified = False
+        p.swa_full = True  # (llama.cpp's default) a kept prompt must keep every cell, not just a sliding window
         with _quiet_stderr():
             self._ctx = llama_cpp.llama_init_from_model(llm._model.model, p)
         if not self._ctx:

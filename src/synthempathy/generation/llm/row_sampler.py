@@ -43,6 +43,8 @@ class RowSampler:
         if grammar is not None:
             self._grammar = llama_cpp.llama_sampler_init_grammar(
                 llm._model.vocab, grammar._grammar.encode("utf-8"), grammar._root.encode("utf-8"))
+            if not self._grammar:  # the backend parsed it once already; never sample unconstrained
+                raise RuntimeError("llama.cpp could not build the grammar sampler")
             self._vocab = llm.n_vocab()
             self._data = (llama_cpp.llama_token_data * self._vocab)()
             self._view = np.ctypeslib.as_array(self._data)
@@ -84,6 +86,8 @@ class RowSampler:
         if grammar_first:
             llama_cpp.llama_sampler_apply(self._grammar, ctypes.byref(candidates))
         llama_cpp.llama_sampler_apply(self._chain.sampler, ctypes.byref(candidates))
+        if not 0 <= candidates.selected < candidates.size:
+            raise RuntimeError(f"the sampler chain selected no token ({candidates.selected})")
         return candidates.data[candidates.selected].id
 
     def close(self) -> None:
