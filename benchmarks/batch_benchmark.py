@@ -40,7 +40,6 @@ import statistics
 import sys
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -53,19 +52,18 @@ from synthempathy.core.params import LLMParams, load_params  # noqa: E402
 from synthempathy.generation.cache import RequestCache  # noqa: E402
 from synthempathy.generation.generate import Generator, Step  # noqa: E402
 from synthempathy.generation.llm import make_backend  # noqa: E402
-from synthempathy.generation.prompts import load_grammar, load_template  # noqa: E402
+from synthempathy.generation.prompts import load_template  # noqa: E402
 
 
-def respond_steps(which: str) -> tuple[Step, ...]:
+def steps_for(which: str, respond) -> tuple[Step, ...]:
     """`response`: the response step alone (one long generation per item); `chain`: the respond
     stage's three Chain-of-Empathy steps, its emotion grammar included."""
     if which == "response":
         return (Step("response", "\nResponse:"),)
     sys.path.insert(0, str(ROOT / "stages"))
-    from respond import CHAIN_OF_EMPATHY
+    from respond import respond_steps
 
-    emotion, *rest = CHAIN_OF_EMPATHY
-    return (replace(emotion, grammar=load_grammar(ROOT / "prompts/emotion.gbnf", "respond.emotion_grammar")), *rest)
+    return respond_steps(respond.model_copy(update={"chain_of_empathy": True, "use_emotion_grammar": True}), ROOT)
 
 
 def run_once(llm: LLMParams, sampling, items, order: list[int], steps: tuple[Step, ...]) -> dict:
@@ -118,8 +116,8 @@ def main() -> None:
     ap.add_argument("--steps", choices=["response", "chain"], default="response")
     ap.add_argument("--json")
     args = ap.parse_args()
-    steps = respond_steps(args.steps)
     params = load_params(ROOT / "params.yaml")
+    steps = steps_for(args.steps, params.respond)
     sampling = params.respond.model_copy(update={"max_tokens": args.max_tokens})
     items, source = load_items(args.items)
     rows, results = [], {}

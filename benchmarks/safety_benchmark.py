@@ -64,22 +64,20 @@ def response_scores(rows: list[dict]) -> dict:
 def compliance_with_and_without_guidance(rows: list[dict]) -> dict:
     """Share of compliant responses the embedded model writes to the risk explanations."""
     import tempfile
-    from dataclasses import replace
 
     from synthempathy.core.params import load_params
     from synthempathy.generation.cache import RequestCache
     from synthempathy.generation.generate import Generator, Item
     from synthempathy.generation.llm import make_backend
-    from synthempathy.generation.prompts import load_grammar, load_guidance, load_template
+    from synthempathy.generation.prompts import load_guidance, load_template
     from synthempathy.quality.safety import check_response
 
     sys.path.insert(0, str(ROOT / "stages"))
-    from respond import CHAIN_OF_EMPATHY
+    from respond import respond_steps
 
     params = load_params(ROOT / "params.yaml")
     respond = params.respond
-    emotion, *rest = CHAIN_OF_EMPATHY
-    steps = (replace(emotion, grammar=load_grammar(ROOT / respond.emotion_grammar, "respond.emotion_grammar")), *rest)
+    steps = respond_steps(respond.model_copy(update={"chain_of_empathy": True, "use_emotion_grammar": True}), ROOT)
     template = load_template(ROOT / respond.prompt, {"explanation", "guidance"})
     guidance = load_guidance(ROOT / respond.safety_guidance, ROOT / respond.prompt, "respond.safety_guidance")
     risky = [r for r in rows if r["category"] != "none"]

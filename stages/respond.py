@@ -11,9 +11,10 @@ Reads data/explanations/explanations.jsonl, writes data/pairs/pairs.jsonl.
 """
 
 from dataclasses import replace
+from pathlib import Path
 
 from synthempathy.core.jsonl import read_records
-from synthempathy.core.params import load_params
+from synthempathy.core.params import RespondParams, load_params
 from synthempathy.core.paths import EXPLANATIONS, PAIR_REJECTS, PAIRS, metrics_of
 from synthempathy.core.records import Explanation, Pair
 from synthempathy.core.stage import entry_point
@@ -34,18 +35,25 @@ DIRECT = (Step("response"),)
 OUT, REJECTS, METRICS = PAIRS, PAIR_REJECTS, metrics_of("respond")
 
 
+def respond_steps(respond: RespondParams, root: Path = Path(".")) -> tuple[Step, ...]:
+    """The steps this stage runs: Chain-of-Empathy, its emotion step held to respond.emotion_grammar
+    when that is on, or the direct baseline. (Benchmarks and tests take them from here too.)"""
+    if not respond.chain_of_empathy:
+        return DIRECT
+    emotion, *rest = CHAIN_OF_EMPATHY
+    grammar = load_grammar(root / respond.emotion_grammar, "respond.emotion_grammar") if respond.use_emotion_grammar else None
+    return (replace(emotion, grammar=grammar), *rest)
+
+
 @entry_point
 def main() -> None:
     params = load_params()
     explanations = read_records(IN, Explanation)
     respond = params.respond
-    steps, guidance = DIRECT, ""
-    if respond.chain_of_empathy:
-        if respond.use_safety_guidance:
-            guidance = load_guidance(respond.safety_guidance, respond.prompt, "respond.safety_guidance")
-        emotion, *rest = CHAIN_OF_EMPATHY
-        grammar = load_grammar(respond.emotion_grammar, "respond.emotion_grammar") if respond.use_emotion_grammar else None
-        steps = (replace(emotion, grammar=grammar), *rest)
+    guidance = ""
+    if respond.chain_of_empathy and respond.use_safety_guidance:
+        guidance = load_guidance(respond.safety_guidance, respond.prompt, "respond.safety_guidance")
+    steps = respond_steps(respond)
     stage = GenerationStage.of(
         respond,
         prompt=respond.active_prompt,

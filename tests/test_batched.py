@@ -7,12 +7,13 @@ every cache key and of provenance.
 """
 
 import re
+import sys
 import threading
 
 import pytest
 
 from synthempathy.core.errors import UserError
-from synthempathy.core.params import GenerationParams, LLMParams, SamplingParams
+from synthempathy.core.params import GenerationParams, LLMParams, SamplingParams, load_params
 from synthempathy.generation.cache import RequestCache
 from synthempathy.generation.generate import Generator, Item, Step
 from synthempathy.generation.llm import Backend, make_backend
@@ -186,10 +187,12 @@ EXPLANATIONS = [f"I have been dealing with {s.lower()} and I keep lying awake th
 
 
 def chain_of_empathy():
-    """respond's steps, with its emotion grammar (so the lazy grammar path runs too)."""
-    emotion_grammar = (ROOT / "prompts/emotion.gbnf").read_text()
-    return (Step("emotion", single_line=True, grammar=emotion_grammar),
-            Step("cause", "\nCause:", single_line=True), Step("response", "\nResponse:"))
+    """respond's steps as the stage builds them from params.yaml: Chain-of-Empathy with its emotion
+    grammar (so the lazy grammar path runs too)."""
+    sys.path.insert(0, str(ROOT / "stages"))
+    from respond import respond_steps
+
+    return respond_steps(load_params(ROOT / "params.yaml").respond, ROOT)
 
 
 class Recording(Backend):

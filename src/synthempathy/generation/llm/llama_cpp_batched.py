@@ -113,6 +113,11 @@ class _Request:
     result: Completion | None = None
     error: BaseException | None = None
 
+    @property
+    def parts(self) -> list[list[int]]:
+        """[prefix, *pieces]: the prompt as a slot's sequence holds it."""
+        return [self.prefix, *self.pieces]
+
 
 @dataclass
 class _Slot:
@@ -124,7 +129,7 @@ class _Slot:
     """[prefix, *pieces] of the last prompt evaluated into its sequence (kept after it finishes)."""
     kept_tokens: int = 0
     idle_since: int = 0
-    """Decode step at which it last finished (free slots without a matching prompt go oldest first)."""
+    """When it last finished, counted in releases (free slots without a matching prompt go oldest first)."""
     request: _Request | None = None
     sampler: Any = None
     tokens: list[int] = field(default_factory=list)
@@ -147,6 +152,7 @@ class BatchedLlamaCppBackend(LlamaCppBackend):
         self._ctx = self._mem = self._batch = None
         self._slots = [_Slot(seq=n) for n in range(1, params.batch_size + 1)]
         self._prefix: list[int] | None = None
+        self._releases = 0
         self.timing = DecodeTiming()
 
     # The Llama object only tokenizes and holds the weights here; its own context
@@ -273,7 +279,7 @@ class BatchedLlamaCppBackend(LlamaCppBackend):
     def _reusable(slot: _Slot, request: _Request) -> int:
         """How many of [prefix, *pieces] the slot's sequence already holds; at least one piece
         is always left to evaluate, since the first token needs logits the way they came first."""
-        wanted = [request.prefix, *request.pieces]
+        wanted = request.parts
         n = 0
         while n < min(len(slot.kept), len(wanted) - 1) and slot.kept[n] == wanted[n]:
             n += 1
@@ -295,7 +301,7 @@ class BatchedLlamaCppBackend(LlamaCppBackend):
             llama_cpp.llama_memory_seq_rm(self._mem, slot.seq, -1, -1)
             llama_cpp.llama_memory_seq_cp(self._mem, PREFIX_SEQ, slot.seq, -1, -1)
             keep = 1
-        wanted = [request.prefix, *request.pieces]
+        wanted = request.parts
         pos = sum(map(len, wanted[:keep]))
         llama_cpp.llama_memory_seq_rm(self._mem, slot.seq, pos, -1)  # generated tokens and padding
         if keep > 1:
@@ -375,4 +381,5 @@ class BatchedLlamaCppBackend(LlamaCppBackend):
         slot.request = slot.sampler = None
         llama_cpp.llama_memory_seq_rm(self._mem, slot.seq, slot.kept_tokens, -1)
         slot.pos = slot.kept_tokens
-        slot.idle_since = self.timing.steps
+        self._releases += 1
+        slot.idle_since = self._releases

@@ -20,13 +20,12 @@ import numpy as np
 from synthempathy.core.params import SamplingParams
 
 
-def sampler_chain(llm, sampling: SamplingParams, seed: int, grammar=None):
-    """One item's sampler chain, built by llama-cpp-python exactly as create_completion builds it
-    (penalties over the generated tokens, grammar, top-k, typical, top-p, min-p, temperature, seed)."""
+def sampler_chain(llm, sampling: SamplingParams, seed: int):
+    """One item's sampler chain, built by llama-cpp-python as create_completion builds it, less the
+    grammar (penalties over the generated tokens, top-k, typical, top-p, min-p, temperature, seed)."""
     llm.set_seed(seed)  # _init_sampler seeds the chain's dist sampler from it
     return llm._init_sampler(top_k=sampling.top_k, top_p=sampling.top_p, min_p=sampling.min_p,
-                             temp=sampling.temperature, repeat_penalty=sampling.repeat_penalty,
-                             grammar=grammar)
+                             temp=sampling.temperature, repeat_penalty=sampling.repeat_penalty)
 
 
 class RowSampler:
