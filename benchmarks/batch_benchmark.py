@@ -22,13 +22,18 @@ Reported per size (median over rounds, range in brackets):
   rows busy     share of decode rows that carried an item rather than padding;
   prompt kept   share of prompt tokens (beyond the static prefix) a slot still held from the
                 item's previous step instead of evaluating them again;
+  prompt calls  llama_decode calls that evaluated prompts, per item (alone: one per piece; with
+                --prompt-chunks N: prompt steps shared by every waiting slot); on a GPU a call
+                costs about the same whatever it holds, so this, not the prefill share measured
+                on a CPU, is what prompt steps cut there;
   differing     items whose output differs from round 0 of the same size (must be 0: batches
                 hold other neighbours, slots and arrival times in every round).
 
 Usage: PYTHONPATH=src .venv/bin/python benchmarks/batch_benchmark.py
          [--sizes 1,8] [--items 32] [--rounds 2] [--max-tokens 96] [--threads 2]
-         [--steps response|chain] [--n-gpu-layers 0] [--json F]
-On a GPU: --sizes 8,16,32,64 --n-gpu-layers -1 with a CUDA build of llama-cpp-python.
+         [--steps response|chain] [--prompt-chunks 0,32] [--n-gpu-layers 0] [--json F]
+On a GPU: --sizes 8,16,32,64 --prompt-chunks 0,32 --n-gpu-layers -1 with a CUDA build of
+llama-cpp-python.
 """
 
 from __future__ import annotations
@@ -97,6 +102,7 @@ def run_once(llm: LLMParams, sampling, items, order: list[int], steps: tuple[Ste
         "busy_rows": timing.busy_rows / (llm.batch_size * timing.steps) if timing else None,
         "reused_tokens": timing.reused_tokens if timing else None,
         "prefill_tokens": timing.prefill_tokens if timing else None,
+        "prompt_calls": timing.prompt_calls / len(items) if timing else None,
         "texts": {o.item.id: (o.fields, o.reason, o.detail) for o in outcomes},
     }
 
@@ -114,6 +120,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--n-gpu-layers", type=int, default=0)
     ap.add_argument("--steps", choices=["response", "chain"], default="response")
+    ap.add_argument("--prompt-chunks", default="0", help="llm.prompt_chunk values to run at each size >1")
     ap.add_argument("--json")
     args = ap.parse_args()
     params = load_params(ROOT / "params.yaml")
@@ -121,9 +128,13 @@ def main() -> None:
     sampling = params.respond.model_copy(update={"max_tokens": args.max_tokens})
     items, source = load_items(args.items)
     rows, results = [], {}
-    for size in (int(s) for s in args.sizes.split(",")):
-        llm = params.llm.model_copy(update={"batch_size": size, "n_threads": args.threads, "max_attempts": 1,
-                                            "n_gpu_layers": args.n_gpu_layers, "prompt_format": "completion"})
+    chunks = [int(c) for c in args.prompt_chunks.split(",")]
+    configs = [(size, chunk) for size in (int(s) for s in args.sizes.split(","))
+               for chunk in (chunks if size > 1 else [0])]
+    for size, chunk in configs:
+        llm = params.llm.model_copy(update={"batch_size": size, "prompt_chunk": chunk, "n_threads": args.threads,
+                                            "max_attempts": 1, "n_gpu_layers": args.n_gpu_layers,
+                                            "prompt_format": "completion"})
         runs = []
         for r in range(args.rounds):
             order = list(range(len(items)))
@@ -132,7 +143,7 @@ def main() -> None:
             load_before = loadavg()
             runs.append(run_once(llm, sampling, items, order, steps))
             runs[-1]["load"] = (load_before, loadavg())
-            print(f"size {size} round {r}: {runs[-1]['stage_tok_s']:.1f} tok/s, {runs[-1]['tokens']} tokens, "
+            print(f"size {size} chunk {chunk} round {r}: {runs[-1]['stage_tok_s']:.1f} tok/s, {runs[-1]['tokens']} tokens, "
                   f"load {runs[-1]['load']}", file=sys.stderr)
         differing = sum(runs[0]["texts"][i] != run["texts"][i] for run in runs[1:] for i in run["texts"])
         stage = [run["stage_tok_s"] for run in runs]
@@ -142,16 +153,17 @@ def main() -> None:
         busy = [run["busy_rows"] for run in runs if run["busy_rows"] is not None]
         reused = [run["reused_tokens"] / (run["reused_tokens"] + run["prefill_tokens"])
                   for run in runs if run["reused_tokens"] is not None]
-        rows.append(f"| {size} | {spread(stage)} | {spread(ceiling) if ceiling else '-'} | "
+        calls = [run["prompt_calls"] for run in runs if run["prompt_calls"] is not None]
+        rows.append(f"| {size} | {chunk} | {spread(stage)} | {spread(ceiling) if ceiling else '-'} | "
                     f"{spread(ratio, 2) if ratio else '-'} | {spread(prefill, 2) if prefill else '-'} | "
                     f"{spread(busy, 2) if busy else '-'} | {spread(reused, 2) if reused else '-'} | "
-                    f"{differing}/{len(items) * (len(runs) - 1)} |")
-        results[size] = [{k: v for k, v in run.items() if k != "texts"} for run in runs]
+                    f"{spread(calls, 2) if calls else '-'} | {differing}/{len(items) * (len(runs) - 1)} |")
+        results[f"{size}x{chunk}"] = [{k: v for k, v in run.items() if k != "texts"} for run in runs]
     print(f"\nitems: {len(items)} from {source}; steps {args.steps}; max_tokens {args.max_tokens}; "
           f"threads {args.threads}; n_gpu_layers {args.n_gpu_layers}; rounds {args.rounds}")
-    print("| llm.batch_size | stage tok/s | ceiling tok/s | ratio | prefill share | rows busy | prompt kept "
-          "| differing from round 0 |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| llm.batch_size | llm.prompt_chunk | stage tok/s | ceiling tok/s | ratio | prefill share | rows busy "
+          "| prompt kept | prompt calls/item | differing from round 0 |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     print("\n".join(rows))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))

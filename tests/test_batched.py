@@ -33,8 +33,9 @@ BRAINSTORM = GenerationParams(prompt="prompts/brainstorm.txt", temperature=1.0, 
                               stop=["###", "\nSituation:", "\n\n"])
 
 
-def llm(batch_size: int, max_attempts: int = 2) -> LLMParams:
-    return LLMParams(n_ctx=1024, n_threads=2, max_attempts=max_attempts, batch_size=batch_size)
+def llm(batch_size: int, max_attempts: int = 2, prompt_chunk: int = 0) -> LLMParams:
+    return LLMParams(n_ctx=1024, n_threads=2, max_attempts=max_attempts, batch_size=batch_size,
+                     prompt_chunk=prompt_chunk)
 
 
 def complete_all(backend, requests, in_flight: int, grammar: str | None = None):
@@ -62,9 +63,12 @@ def brainstorm_prompts():
     return [(template.render(situation=s), 100 + i) for i, s in enumerate(SITUATIONS)]
 
 
-def test_output_does_not_depend_on_neighbours_slots_or_arrival():
+@pytest.mark.parametrize("prompt_chunk", [0, 4])
+def test_output_does_not_depend_on_neighbours_slots_or_arrival(prompt_chunk):
+    """Also with prompts in fixed steps of 4 x 4 tokens (llm.prompt_chunk): the brainstorm
+    suffixes (~10 tokens) take several steps each, shared with whatever else waits."""
     requests = brainstorm_prompts()
-    backend = make_backend(llm(4))
+    backend = make_backend(llm(4, prompt_chunk=prompt_chunk))
     assert isinstance(backend, BatchedLlamaCppBackend) and backend.concurrency == 4 and backend.batch_rows == 4
     try:
         full = complete_all(backend, requests, in_flight=4)  # 7 items through 4 slots: refills mid-batch
@@ -76,6 +80,16 @@ def test_output_does_not_depend_on_neighbours_slots_or_arrival():
     assert [c.text for c in alone] == [c.text for c in full[:2]]
     assert len({c.text for c in full}) == len(full)  # seeds and situations differ: so do the stories
     assert all(c.completion_tokens > 0 and c.finish_reason in ("stop", "length") for c in full)
+    assert backend.timing.prefill_tokens > 0 and backend.timing.prompt_calls > 0
+
+
+def test_prompt_chunk_is_part_of_the_identity():
+    """Prompts evaluated in steps give other numbers than prompts evaluated alone (measured: 4 of
+    7 brainstorm stories differ with 8-token steps), so neither may be served the other's cached calls."""
+    alone, chunked = (make_backend(llm(4, prompt_chunk=n)).identity for n in (0, 32))
+    assert chunked.implementation.startswith("llama_cpp_batched r") and ", prompts in 32-token steps, " in chunked.implementation
+    assert "token steps" not in alone.implementation
+    assert alone.model_dump() | {"implementation": ""} == chunked.model_dump() | {"implementation": ""}
 
 
 def test_stop_strings_and_max_tokens_end_a_sequence_like_create_completion():
@@ -207,13 +221,14 @@ class Recording(Backend):
         return completion
 
 
-def run_respond(cache: RequestCache, order: list[int]):
+def run_respond(cache: RequestCache, order: list[int], prompt_chunk: int = 0):
     """The chain over EXPLANATIONS in `order`, a new 3-row backend, one attempt per item (so a
     run computes exactly the calls its cache lacks); (fields by id, backend timing, calls, generator)."""
     template = load_template(ROOT / RESPOND.prompt, {"explanation", "guidance"})
-    backend = Recording(make_backend(llm(3, max_attempts=1)))
+    params = llm(3, max_attempts=1, prompt_chunk=prompt_chunk)
+    backend = Recording(make_backend(params))
     try:
-        gen = Generator("respond", template, RESPOND, llm(3, max_attempts=1), backend, cache, chain_of_empathy())
+        gen = Generator("respond", template, RESPOND, params, backend, cache, chain_of_empathy())
         items = [Item(id=f"e{i}", values={"explanation": EXPLANATIONS[i], "guidance": ""}) for i in order]
         outcomes = {o.item.id: (o.fields, o.reason, o.detail) for o in gen.run(items)}
         return outcomes, backend.inner.timing, backend.calls, gen
@@ -225,11 +240,13 @@ def step_of(prompt) -> int:
     return 3 if prompt.suffix.endswith("\nResponse:") else 2 if prompt.suffix.endswith("\nCause:") else 1
 
 
-def test_a_step_that_reuses_the_previous_steps_prompt_matches_one_evaluated_from_scratch(tmp_path):
+@pytest.mark.parametrize("prompt_chunk", [0, 16])
+def test_a_step_that_reuses_the_previous_steps_prompt_matches_one_evaluated_from_scratch(tmp_path, prompt_chunk):
     """Chain-of-Empathy's cause and response steps extend the emotion step's prompt, which the
     slot still holds; a run resumed after a kill (earlier steps from the cache) evaluates it
-    again. Both must give the same answers, whatever the arrival order."""
-    fresh, timing, calls, gen = run_respond(RequestCache(tmp_path / "fresh.sqlite"), [0, 1, 2, 3, 4])
+    again. Both must give the same answers, whatever the arrival order, with prompts evaluated
+    alone or in prompt steps."""
+    fresh, timing, calls, gen = run_respond(RequestCache(tmp_path / "fresh.sqlite"), [0, 1, 2, 3, 4], prompt_chunk)
     assert timing.reused_tokens > 0  # the kept prompts were used, not re-evaluated
     assert {step_of(call[0]) for call in calls} == {1, 2, 3}
     for k in (1, 2):  # killed after step k of every item: the cache holds steps 1..k
@@ -237,7 +254,7 @@ def test_a_step_that_reuses_the_previous_steps_prompt_matches_one_evaluated_from
         for prompt, sampling, seed, grammar, completion in calls:
             if step_of(prompt) <= k:
                 cache.put(gen.request_key(prompt, sampling, seed, grammar), completion.to_dict())
-        resumed, timing, recomputed, _ = run_respond(cache, [4, 2, 0, 3, 1])
+        resumed, timing, recomputed, _ = run_respond(cache, [4, 2, 0, 3, 1], prompt_chunk)
         assert resumed == fresh, k
         assert min(step_of(call[0]) for call in recomputed) == k + 1  # step k + 1 starts from a cold slot
     assert timing.reused_tokens == 0  # after step 2: the response steps evaluated their prompts anew

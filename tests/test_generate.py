@@ -176,9 +176,10 @@ def test_a_step_grammar_shapes_that_step_only_and_one_stage_grammar_keeps_its_ha
 def test_the_batched_schedulers_report_says_where_its_time_went():
     from synthempathy.generation.llm.llama_cpp_batched import DecodeTiming
 
-    timing = DecodeTiming(prefill_s=1.0, prefill_tokens=100, reused_tokens=50, grammar_resamples=2,
+    timing = DecodeTiming(prefill_s=1.0, prefill_tokens=100, prompt_calls=7, reused_tokens=50, grammar_resamples=2,
                           decode_s=3.0, steps=10, busy_rows=30)
     assert timing.ceiling(4) == 40 / 3
-    assert timing.describe(4) == ("scheduler 4s: prompts 25% (100 tokens evaluated, 50 kept from earlier steps), "
+    assert timing.describe(4) == ("scheduler 4s: prompts 25% (100 tokens evaluated in 7 calls, 50 kept from earlier "
+                                  "steps), "
                                   "decode steps 75% with 75% of rows busy, padded ceiling 13 tok/s; "
                                   "2 grammar resamples")

@@ -45,6 +45,8 @@ def test_unknown_key_is_named_with_its_line(tmp_path):
         (lambda d: d["llm"].update(backend="magic"), "llm.backend"),
         (lambda d: d["llm"].update(batch_size=0), "llm.batch_size"),
         (lambda d: d["llm"].update(batch_size=129), "llm.batch_size"),
+        (lambda d: d["llm"].update(batch_size=1, prompt_chunk=32), "llm.prompt_chunk: .*needs llm.batch_size > 1"),
+        (lambda d: d["llm"].update(prompt_chunk=-1), "llm.prompt_chunk"),
         (lambda d: d["filter"]["near_dup"].update(threshold=101), "filter.near_dup.threshold"),
         (lambda d: d["respond"].update(chain_of_empathy="sometimes"), "respond.chain_of_empathy"),
         (lambda d: d["judge"].update(temprature=0.1), "judge.temprature"),

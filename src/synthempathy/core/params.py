@@ -172,6 +172,13 @@ class LLMParams(Section):
     Every step has exactly this many rows, so an item's output never depends on its neighbours;
     it does depend on batch_size itself (cache keys and provenance record it). 1: one item at a
     time through Llama.create_completion."""
+    prompt_chunk: int = Field(0, ge=0, le=512)
+    """0: each item's prompt is evaluated on its own while the other rows wait (fastest on a CPU,
+    where compute, not the number of llama_decode calls, sets the cost). N: prompts go through
+    steps of batch_size x N tokens, every waiting slot's next N tokens in one call, for GPUs,
+    where a call costs about the same however few tokens it holds (benchmarks/BATCH.md). Outputs
+    differ between settings (cache keys and provenance record it); each setting is independent
+    of batch composition."""
     seed: int = Field(2025, ge=0)
     max_attempts: int = Field(3, ge=1, le=20)
     """Tries per item (each with a new derived seed) before the item is rejected."""
@@ -205,7 +212,14 @@ class LLMParams(Section):
             return value
         raise ValueError("must be auto, true or false")
 
-    @field_validator("model", "n_ctx", "n_threads", "n_batch", "n_gpu_layers", "cpu_repack", "batch_size")
+    @field_validator("prompt_chunk")
+    @classmethod
+    def _batched_only(cls, value: int, info: ValidationInfo) -> int:
+        if value and info.data.get("batch_size") == 1:
+            raise ValueError("needs llm.batch_size > 1 (batch_size 1 evaluates prompts through create_completion)")
+        return value
+
+    @field_validator("model", "n_ctx", "n_threads", "n_batch", "n_gpu_layers", "cpu_repack", "batch_size", "prompt_chunk")
     @classmethod
     def _llama_cpp_only(cls, value: Any, info: ValidationInfo) -> Any:
         if info.data.get("backend") == "openai" and value != cls.model_fields[info.field_name].default:

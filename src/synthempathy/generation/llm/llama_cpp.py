@@ -155,8 +155,12 @@ class LlamaCppBackend(Backend):
             batch_rows=self.batch_rows,
             cpu_repack=self.repack.enabled,
             gpu_layers=p.n_gpu_layers if llama_cpp.llama_supports_gpu_offload() else 0,
-            implementation=f"{self.name} r{self.revision}, llama-cpp-python {llama_cpp_version()}",
+            implementation=f"{self._implementation()}, llama-cpp-python {llama_cpp_version()}",
         )
+
+    def _implementation(self) -> str:
+        """Our decoding code in the identity: name, revision and any setting that changes outputs."""
+        return f"{self.name} r{self.revision}"
 
     @property
     def llm(self):

@@ -33,16 +33,27 @@ only the extension. For that to give the same numbers as evaluating the prompt
 from scratch (a resumed run, whose earlier step came from the request cache),
 a prompt is always evaluated piece by piece, at the cuts the driver marks
 (`Prompt.cuts`): reused or recomputed, every piece is the same llama_decode.
+
+Prompts alone or in steps (`llm.prompt_chunk`): by default each item's prompt is
+evaluated on its own while the other rows wait, which is the cheapest way on a
+CPU, where a step's cost grows with its tokens (benchmarks/BATCH.md). With
+`prompt_chunk` N, prompts go through fixed-shape prompt steps instead: every row
+holds N tokens of its own sequence (the next chunk of its pending prompt, or
+padding), so all slots that wait for a prompt share each llama_decode, as a GPU
+wants, and a chunk's arithmetic again never depends on the other rows.
 """
 
 from __future__ import annotations
 
 import collections
 import ctypes
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
+
+from tqdm import tqdm
 
 from synthempathy.core.params import LLMParams, SamplingParams
 from synthempathy.generation.llm.base import Completion
@@ -75,9 +86,12 @@ class DecodeTiming:
     """Where the scheduler's time went (benchmarks/batch_benchmark.py reads it; no output does)."""
 
     prefill_s: float = 0.0
-    """Evaluating items' prompts (beyond the static prefix and any kept pieces), one item at a
-    time, while the other rows wait."""
+    """Evaluating items' prompts (beyond the static prefix and any kept pieces), alone or in
+    prompt steps, while the other rows wait."""
     prefill_tokens: int = 0
+    prompt_calls: int = 0
+    """llama_decode calls that evaluated those prompts (one per piece alone; one per prompt step
+    for all rows with `prompt_chunk`): on a GPU each costs about the same whatever it holds."""
     reused_tokens: int = 0
     """Prompt tokens a slot already held from the item's previous step, not evaluated again."""
     grammar_resamples: int = 0
@@ -95,8 +109,8 @@ class DecodeTiming:
     def describe(self, rows: int) -> str:
         total = self.prefill_s + self.decode_s
         return (f"scheduler {total:.0f}s: prompts {self.prefill_s / total:.0%} ({self.prefill_tokens} tokens "
-                f"evaluated, {self.reused_tokens} kept from earlier steps), decode steps {self.decode_s / total:.0%} "
-                f"with {self.busy_rows / (rows * self.steps):.0%} of rows busy, padded ceiling "
+                f"evaluated in {self.prompt_calls} calls, {self.reused_tokens} kept from earlier steps), "
+                f"decode steps {self.decode_s / total:.0%} with {self.busy_rows / (rows * self.steps):.0%} of rows busy, padded ceiling "
                 f"{self.ceiling(rows):.0f} tok/s; {self.grammar_resamples} grammar resamples")
 
 
@@ -131,6 +145,8 @@ class _Slot:
     idle_since: int = 0
     """When it last finished, counted in releases (free slots without a matching prompt go oldest first)."""
     request: _Request | None = None
+    pending: list[list[int]] = field(default_factory=list)
+    """Chunks of its request's prompt still to evaluate in prompt steps (`prompt_chunk` only)."""
     sampler: Any = None
     tokens: list[int] = field(default_factory=list)
     text: bytearray = field(default_factory=bytearray)
@@ -143,6 +159,10 @@ class BatchedLlamaCppBackend(LlamaCppBackend):
         super().__init__(params)
         self.batch_rows = params.batch_size
         self.concurrency = params.batch_size
+        self.prompt_chunk = params.prompt_chunk
+        if params.prompt_chunk and not params.n_gpu_layers:
+            tqdm.write("llm: prompt_chunk > 0 on a CPU: prompt steps also compute their padding, 1.9-2.6x slower "
+                       "than prompt_chunk 0 there (benchmarks/BATCH.md)", file=sys.stderr)
         self._load_lock = threading.Lock()
         self._wake = threading.Condition()
         self._queue: collections.deque[_Request] = collections.deque()
@@ -153,6 +173,7 @@ class BatchedLlamaCppBackend(LlamaCppBackend):
         self._slots = [_Slot(seq=n) for n in range(1, params.batch_size + 1)]
         self._prefix: list[int] | None = None
         self._releases = 0
+        self._draining = False
         self.timing = DecodeTiming()
 
     # The Llama object only tokenizes and holds the weights here; its own context
@@ -161,6 +182,10 @@ class BatchedLlamaCppBackend(LlamaCppBackend):
 
     def _pieces(self, prompt: Prompt) -> list[str]:
         return prompt.pieces()
+
+    def _implementation(self) -> str:
+        chunked = f", prompts in {self.prompt_chunk}-token steps" if self.prompt_chunk else ""
+        return super()._implementation() + chunked
 
     # -- called from the driver's worker threads ----------------------------------
     def complete(self, prompt: Prompt, sampling: SamplingParams, seed: int, grammar: str | None = None) -> Completion:
@@ -224,13 +249,27 @@ class BatchedLlamaCppBackend(LlamaCppBackend):
                         starting.append((slot, request))
                 for slot, request in starting:
                     self._start(slot, request)
-                if self._busy():
+                if self._prompts_due():
+                    self._prompt_step()
+                elif self._busy():
                     self._step()
         except BaseException as exc:  # noqa: BLE001 - handed to every waiting caller
             self._fail_all(exc)
 
     def _busy(self) -> bool:
         return any(slot.request is not None for slot in self._slots)
+
+    def _prompts_due(self) -> bool:
+        """Whether the next step is a prompt step (`prompt_chunk` only): once half the rows wait
+        for their prompt, or when no row has anything else to decode; then until no prompt is
+        left. Waiting lets one prompt step serve several slots; when it runs changes no output."""
+        waiting = sum(bool(slot.pending) for slot in self._slots)
+        if not waiting:
+            self._draining = False
+        elif not self._draining:
+            generating = any(slot.request is not None and not slot.pending for slot in self._slots)
+            self._draining = not generating or 2 * waiting >= self.batch_rows
+        return self._draining
 
     def _fail_all(self, exc: BaseException) -> None:
         with self._wake:
@@ -248,8 +287,10 @@ class BatchedLlamaCppBackend(LlamaCppBackend):
         llm, rows = self.llm, self.batch_rows
         p = llama_cpp.llama_context_params.from_buffer_copy(llm.context_params)
         p.n_seq_max = rows + 1
-        p.n_ctx = self.params.n_ctx * (rows + 1)  # split evenly between the streams
-        p.n_batch = p.n_ubatch = max(self.params.n_batch, rows)
+        # split evenly between the streams; a prompt step writes up to prompt_chunk padding cells past n_ctx
+        p.n_ctx = (self.params.n_ctx + self.prompt_chunk) * (rows + 1)
+        self._n_batch = max(self.params.n_batch, rows)
+        p.n_batch = p.n_ubatch = max(self._n_batch, rows * self.prompt_chunk)
         p.kv_unified = False
         p.swa_full = True  # (llama.cpp's default) a kept prompt must keep every cell, not just a sliding window
         with _quiet_stderr():
@@ -258,7 +299,6 @@ class BatchedLlamaCppBackend(LlamaCppBackend):
             raise RuntimeError(f"llama.cpp could not create a context for llm.batch_size {rows}")
         self._mem = llama_cpp.llama_get_memory(self._ctx)
         self._batch = llama_cpp.llama_batch_init(p.n_batch, 0, 1)
-        self._n_batch = p.n_batch
         self._vocab = llama_cpp.llama_model_get_vocab(llm._model.model)
         self._pad = max(llm.token_bos(), 0)
 
@@ -306,26 +346,63 @@ class BatchedLlamaCppBackend(LlamaCppBackend):
         llama_cpp.llama_memory_seq_rm(self._mem, slot.seq, pos, -1)  # generated tokens and padding
         if keep > 1:
             self.timing.reused_tokens += pos - len(request.prefix)
-        for piece in wanted[keep:]:
-            self._evaluate(piece, slot.seq, pos)
-            pos += len(piece)
-            self.timing.prefill_tokens += len(piece)
-        slot.kept, slot.kept_tokens, slot.pos = wanted, pos, pos
+        pieces = wanted[keep:]
+        self.timing.prefill_tokens += sum(map(len, pieces))
+        slot.kept, slot.kept_tokens, slot.pos = wanted, pos + sum(map(len, pieces)), pos
         slot.sampler = RowSampler(self.llm, request.sampling, request.seed, self._grammar(request.grammar))
         slot.request, slot.tokens, slot.text = request, [], bytearray()
-        self._take(slot, slot.sampler.sample(self._ctx, -1))
+        if self.prompt_chunk:  # evaluated by the prompt steps, all slots together
+            size = self.prompt_chunk
+            slot.pending = [piece[at:at + size] for piece in pieces for at in range(0, len(piece), size)]
+        else:
+            for piece in pieces:
+                self.timing.prompt_calls += -(-len(piece) // self._n_batch)
+                self._evaluate(piece, slot.seq, slot.pos)
+                slot.pos += len(piece)
+            self._take(slot, slot.sampler.sample(self._ctx, -1))
+        self.timing.prefill_s += time.perf_counter() - started
+
+    def _prompt_step(self) -> None:
+        """Evaluate the next chunk of every pending prompt in one llama_decode of fixed shape:
+        each row holds `prompt_chunk` tokens of its own sequence (a chunk, then padding at the
+        positions after it; only padding for a slot with nothing pending) and asks for logits at
+        one of them, so the step's shape never depends on which slots wait. The padding's cells
+        are dropped afterwards; a slot whose prompt is complete samples its first token."""
+        import llama_cpp
+
+        started, size = time.perf_counter(), self.prompt_chunk
+        entries, outputs = [], []
+        for row, slot in enumerate(self._slots):
+            chunk = slot.pending[0] if slot.pending else []
+            last = max(len(chunk), 1) - 1
+            tokens = chunk + [self._pad] * (size - len(chunk))
+            entries += [(t, slot.pos + i, slot.seq, i == last) for i, t in enumerate(tokens)]
+            outputs.append(row * size + last)
+        self._decode(entries)
+        self.timing.prompt_calls += 1
+        for slot, output in zip(self._slots, outputs):
+            if slot.pending:
+                slot.pos += len(slot.pending.pop(0))
+            llama_cpp.llama_memory_seq_rm(self._mem, slot.seq, slot.pos, -1)  # the padding
+            if slot.request is not None and not slot.pending and not slot.tokens:
+                self._take(slot, slot.sampler.sample(self._ctx, output))
         self.timing.prefill_s += time.perf_counter() - started
 
     def _step(self) -> None:
-        """Decode one token for every slot; idle slots decode padding so the row count never changes."""
+        """Decode one token for every slot; idle slots, and slots whose prompt is not yet evaluated,
+        decode padding so the row count never changes."""
         import llama_cpp
 
         started = time.perf_counter()
-        self._decode([(s.tokens[-1] if s.request else self._pad, s.pos, s.seq, True) for s in self._slots])
-        self.timing.busy_rows += sum(slot.request is not None for slot in self._slots)
-        for row, slot in enumerate(self._slots):
+        live = [slot.request is not None and not slot.pending for slot in self._slots]
+        self._decode([(s.tokens[-1] if on else self._pad, s.pos, s.seq, True) for s, on in zip(self._slots, live)])
+        self.timing.busy_rows += sum(live)
+        for row, (slot, on) in enumerate(zip(self._slots, live)):
+            if slot.pending:  # its prompt goes on from here: drop the padding
+                llama_cpp.llama_memory_seq_rm(self._mem, slot.seq, slot.pos, -1)
+                continue
             slot.pos += 1
-            if slot.request is not None:
+            if on:
                 self._take(slot, slot.sampler.sample(self._ctx, row))
             elif slot.pos >= self.params.n_ctx:  # padding filled the stream: drop it, keep the prompt
                 llama_cpp.llama_memory_seq_rm(self._mem, slot.seq, slot.kept_tokens, -1)
