@@ -143,6 +143,7 @@ def test_format_chat_keeps_static_prefix_reusable():
     assert bare.prefix == "" and bare.pieces() == ["<bos><start_of_turn>user\nStory: x\nExplanation:",
                                                    "<end_of_turn>\n<start_of_turn>model"]
 
+
 @pytest.mark.model
 def test_a_step_grammar_shapes_that_step_only_and_one_stage_grammar_keeps_its_hash(isolated_cache):
     import hashlib
@@ -180,6 +181,5 @@ def test_the_batched_schedulers_report_says_where_its_time_went():
                           decode_s=3.0, steps=10, busy_rows=30)
     assert timing.ceiling(4) == 40 / 3
     assert timing.describe(4) == ("scheduler 4s: prompts 25% (100 tokens evaluated in 7 calls, 50 kept from earlier "
-                                  "steps), "
-                                  "decode steps 75% with 75% of rows busy, padded ceiling 13 tok/s; "
+                                  "steps), decode steps 75% with 75% of rows busy, padded ceiling 13 tok/s; "
                                   "2 grammar resamples")

@@ -107,11 +107,11 @@ class DecodeTiming:
         return rows * self.steps / self.decode_s if self.decode_s else 0.0
 
     def describe(self, rows: int) -> str:
-        total = self.prefill_s + self.decode_s
+        total, busy = self.prefill_s + self.decode_s, self.busy_rows / (rows * self.steps)
         return (f"scheduler {total:.0f}s: prompts {self.prefill_s / total:.0%} ({self.prefill_tokens} tokens "
                 f"evaluated in {self.prompt_calls} calls, {self.reused_tokens} kept from earlier steps), "
-                f"decode steps {self.decode_s / total:.0%} with {self.busy_rows / (rows * self.steps):.0%} of rows busy, padded ceiling "
-                f"{self.ceiling(rows):.0f} tok/s; {self.grammar_resamples} grammar resamples")
+                f"decode steps {self.decode_s / total:.0%} with {busy:.0%} of rows busy, "
+                f"padded ceiling {self.ceiling(rows):.0f} tok/s; {self.grammar_resamples} grammar resamples")
 
 
 @dataclass
@@ -308,12 +308,15 @@ class BatchedLlamaCppBackend(LlamaCppBackend):
         if rc != 0:
             raise RuntimeError(f"llama_decode returned {rc} (llm.batch_size {self.batch_rows})")
 
-    def _evaluate(self, tokens: list[int], seq: int, start: int) -> None:
-        """Evaluate `tokens` alone into `seq` from position `start`; logits for the last one."""
-        for at in range(0, len(tokens), self._n_batch):
+    def _evaluate(self, tokens: list[int], seq: int, start: int) -> int:
+        """Evaluate `tokens` alone into `seq` from position `start`; logits for the last one.
+        Returns the llama_decode calls it took."""
+        starts = range(0, len(tokens), self._n_batch)
+        for at in starts:
             chunk = tokens[at:at + self._n_batch]
             last = at + len(chunk) == len(tokens)
             self._decode([(t, start + at + i, seq, last and i == len(chunk) - 1) for i, t in enumerate(chunk)])
+        return len(starts)
 
     @staticmethod
     def _reusable(slot: _Slot, request: _Request) -> int:
@@ -356,8 +359,7 @@ class BatchedLlamaCppBackend(LlamaCppBackend):
             slot.pending = [piece[at:at + size] for piece in pieces for at in range(0, len(piece), size)]
         else:
             for piece in pieces:
-                self.timing.prompt_calls += -(-len(piece) // self._n_batch)
-                self._evaluate(piece, slot.seq, slot.pos)
+                self.timing.prompt_calls += self._evaluate(piece, slot.seq, slot.pos)
                 slot.pos += len(piece)
             self._take(slot, slot.sampler.sample(self._ctx, -1))
         self.timing.prefill_s += time.perf_counter() - started
