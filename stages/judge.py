@@ -4,22 +4,25 @@ judge.scorer picks the judge:
 - llm (default): a model (judge.model, the embedded one by default) reads the
   rubric in prompts/judge.txt and answers with JSON that a grammar forces into
   the EpitomeScores schema;
-- classifier: the TF-IDF + logistic-regression judge that the calibration
-  pipeline trained on the dev split of your EPITOME copy (judge.classifier).
-  It depends on the calibration params it was trained with (see dvc.yaml).
+- classifier: the TF-IDF + logistic-regression judge, or encoder: the
+  sentence-encoder judge, that the calibration pipeline trained on the dev
+  split of your EPITOME copy (judge.classifier, judge.encoder). They depend on
+  the calibration params they were trained with (see dvc.yaml) and never fail.
 
 Reads data/corpus/corpus.jsonl, writes data/judged/epitome.jsonl (scores
 joined to pairs by id) and data/judged/failed.jsonl (pairs whose judgement
 never validated; the classifier always answers).
 """
 
-from synthempathy.core.jsonl import read_records
+import sys
+
+from synthempathy.core.jsonl import read_records, write_json, write_records
 from synthempathy.core.params import load_params
 from synthempathy.core.paths import CORPUS, JUDGE_FAILED, JUDGEMENTS, metrics_of
 from synthempathy.core.records import Pair
 from synthempathy.core.stage import entry_point
-from synthempathy.epitome import classifier
 from synthempathy.epitome.judge import judge_stage
+from synthempathy.epitome.trained import judge_pairs
 from synthempathy.generation.generate import Item
 from synthempathy.generation.run import run_generation
 
@@ -31,8 +34,14 @@ OUT, FAILED, METRICS = JUDGEMENTS, JUDGE_FAILED, metrics_of("judge")
 def main() -> None:
     params = load_params()
     pairs = read_records(IN, Pair)
-    if params.judge.scorer == "classifier":
-        classifier.run_judge(pairs, params, OUT, FAILED, METRICS)
+    if params.judge.scorer != "llm":
+        judgements = judge_pairs(pairs, params.judge, params.calibration)
+        write_records(OUT, judgements)
+        write_records(FAILED, [])
+        write_json(METRICS, {"items": len(pairs), "kept": len(judgements), "rejected": {}, "retries": 0,
+                             "completion_tokens": 0})
+        print(f"judge: {len(pairs)} pairs scored by the {params.judge.scorer} {getattr(params.judge, params.judge.scorer)}",
+              file=sys.stderr)
         return
     stage = judge_stage(params, category=lambda pair: pair.category)
     inputs = [(p, Item(id=p.id, values={"explanation": p.explanation, "response": p.response})) for p in pairs]

@@ -4,7 +4,8 @@ Same three CSV files and columns as EPITOME's Reddit data, 24 seeker posts with
 two responses each, whose wording carries the mechanisms (a warm reaction, a
 named feeling, a question), plus the two kinds of repeats EPITOME has: one
 pair listed twice with the same labels, one listed twice with conflicting
-interpretation labels.
+interpretation labels. A response with a level marks itself whole as the
+rationale (EPITOME marks the spans that carry the mechanism).
 """
 
 from __future__ import annotations
@@ -45,5 +46,5 @@ def write_epitome_fixture(directory: Path) -> Path:
             writer = csv.writer(handle)
             writer.writerow(["sp_id", "rp_id", "seeker_post", "response_post", "level", "rationales"])
             for sp, rp, seeker, response, levels in rows:
-                writer.writerow([sp, rp, seeker, response, levels[index], ""])
+                writer.writerow([sp, rp, seeker, response, levels[index], f"{response}|" if levels[index] else ""])
     return directory

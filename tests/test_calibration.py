@@ -8,6 +8,7 @@ where it is absent (a user's clone) they skip with the reason.
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import shutil
@@ -23,10 +24,12 @@ from synthempathy.epitome.calibration import (calibrated_judges, calibration_met
                                       calibration_of, judge_identity, majority_levels)
 from synthempathy.core.errors import UserError
 from synthempathy.core.hashing import file_sha256
-from synthempathy.core.params import CalibrationParams, ClassifierParams
-from synthempathy.core.paths import EPITOME_FILES as FILES
-from synthempathy.core.records import ClassifierProvenance, Judgement, Pair, Provenance
+from synthempathy.core.params import CalibrationParams, ClassifierParams, JudgeParams
+from synthempathy.core.paths import EPITOME_FILES as FILES, SYNTHETIC_LABELS
+from synthempathy.core.jsonl import read_records
+from synthempathy.core.records import ClassifierProvenance, EpitomeExample, Judgement, Pair, Provenance
 from synthempathy.epitome.data import load_epitome, sample, split_by_seeker
+from synthempathy.epitome.trained import judge_pairs
 from synthempathy.epitome.scores import MECHANISMS
 
 from conftest import ROOT
@@ -58,9 +61,11 @@ def test_bad_files_are_one_line_errors_naming_file_and_line(fixture_dir, tmp_pat
     with pytest.raises(UserError, match="EPITOME directory not found; fetch EPITOME"):
         load_epitome(tmp_path / "nowhere")
     path = fixture_dir / FILES["interpretation"]
-    lines = path.read_text().splitlines()
-    lines[3] = lines[3][: lines[3].rindex(",", 0, len(lines[3]) - 1)] + ",3,"
-    path.write_text("\n".join(lines) + "\n")
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    rows[3][4] = "3"  # the level of the third pair, on line 4
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows(rows)
     with pytest.raises(UserError, match=r"interpretations-reddit\.csv:4: level must be 0, 1 or 2, not '3'"):
         load_epitome(fixture_dir)
     path.write_text("sp_id,rp_id,level\n")
@@ -128,15 +133,15 @@ def test_classifier_judges_corpus_pairs_and_refuses_one_trained_with_other_param
     classifier.save(classifier.train(pairs, calibration), tmp_path / "model.pkl")
     corpus = [corpus_pair("a", "I am so sorry, that sounds really painful. What happened after you lost it?"),
               corpus_pair("b", "Just get over it, everyone lost a job at some point.")]
-    judged = classifier.judge_pairs(corpus, tmp_path / "model.pkl", calibration)
+    judge = JudgeParams(scorer="classifier", classifier=str(tmp_path / "model.pkl"))
+    judged = judge_pairs(corpus, judge, calibration)
     assert [(j.id, j.emotional_reaction, j.exploration) for j in judged] == [("a", 2, 2), ("b", 0, 0)]
     provenance = judged[0].provenance
     assert provenance.scorer == "classifier" and provenance.training["dev_pairs"] == len(pairs)
     assert provenance.model_sha256 == file_sha256(tmp_path / "model.pkl")
     assert Judgement.model_validate_json(judged[0].model_dump_json()) == judged[0]  # the union round-trips
     with pytest.raises(UserError, match=r"model.pkl was trained with .*'c': 4.0.*now says .*'c': 2.0.*re-run `dvc repro calibration"):
-        classifier.judge_pairs(corpus, tmp_path / "model.pkl",
-                               CalibrationParams(classifier=ClassifierParams(min_df=1, c=2.0)))
+        judge_pairs(corpus, judge, CalibrationParams(classifier=ClassifierParams(min_df=1, c=2.0)))
 
 
 def llm_provenance(prompt_sha256: str = "p" * 64, seed: int = 1) -> Provenance:
@@ -153,13 +158,21 @@ def judged_by(*provenances) -> list[Judgement]:
 def test_scores_are_matched_to_the_calibration_of_the_judge_that_made_them():
     figures = {s: {"n": 150, "qwk": q} for s, q in (("ER", 0.1), ("IP", 0.2), ("EX", 0.3))}
     all_test = {s: {"n": 1464, "qwk": q} for s, q in (("ER", 0.5), ("IP", 0.6), ("EX", 0.7))}
-    calibrated = calibrated_judges({"llm": figures, "classifier_all_test": all_test}, llm_provenance(), "c" * 64)
+    synthetic = {s: {"n": 81, "qwk": q} for s, q in (("ER", 0.05), ("IP", 0.15), ("EX", 0.25))}
+    metrics = {"llm": figures, "classifier_all_test": all_test, "encoder_all_test": figures,
+               "synthetic": {"llm": synthetic, "classifier": figures, "encoder": all_test}}
+    calibrated = calibrated_judges(metrics, llm_provenance(), {"classifier": "c" * 64, "encoder": "e" * 64})
     assert calibrated[0] == {"judge": judge_identity(llm_provenance()), "test_pairs": 150,
-                             "qwk": {"ER": 0.1, "IP": 0.2, "EX": 0.3}}
+                             "qwk": {"ER": 0.1, "IP": 0.2, "EX": 0.3}, "synthetic_qwk": {"ER": 0.05, "IP": 0.15, "EX": 0.25}}
+    assert calibrated[2] == {"judge": {"scorer": "encoder", "model_sha256": "e" * 64}, "test_pairs": 150,
+                             "qwk": {"ER": 0.1, "IP": 0.2, "EX": 0.3}, "synthetic_qwk": {"ER": 0.5, "IP": 0.6, "EX": 0.7}}
     # seeds and batch rows differ between answers of one judge; the judge is the same
     same_judge = judged_by(llm_provenance(seed=5), llm_provenance(seed=9).model_copy(update={"batch_rows": None}))
     assert calibration_metrics_of(calibration_of(same_judge, calibrated)) == \
-        {"calibrated": 1, "test_pairs": 150, "ER_qwk": 0.1, "IP_qwk": 0.2, "EX_qwk": 0.3}
+        {"calibrated": 1, "test_pairs": 150, "ER_qwk": 0.1, "IP_qwk": 0.2, "EX_qwk": 0.3,
+         "ER_synthetic_qwk": 0.05, "IP_synthetic_qwk": 0.15, "EX_synthetic_qwk": 0.25}
+    encoder_judged = ClassifierProvenance(scorer="encoder", model="enc", model_sha256="e" * 64, training={})
+    assert calibration_of(judged_by(encoder_judged), calibrated)["synthetic_qwk"]["EX"] == 0.7
     trained = ClassifierProvenance(model="clf", model_sha256="c" * 64, training={})
     assert calibration_of(judged_by(trained), calibrated)["qwk"]["EX"] == 0.7
     other_prompt = judged_by(llm_provenance(prompt_sha256="q" * 64))
@@ -173,16 +186,24 @@ def test_scores_are_matched_to_the_calibration_of_the_judge_that_made_them():
            judge_trust(judged_by(trained), "2026-11-26, commit abc1234", calibrated)
 
 
-def test_metrics_compare_both_judges_on_the_pairs_the_llm_scored(fixture_dir):
+def test_metrics_compare_every_judge_on_the_pairs_the_llm_scored(fixture_dir):
     pairs, _ = load_epitome(fixture_dir)
-    dev, test = pairs[:20], pairs[20:]
-    humans = {p.id: {m: getattr(p, m) for m in MECHANISMS} for p in test}
-    llm = {pid: {m: 1 for m in MECHANISMS} for pid in list(humans)[:10]}  # a judge that always says 1
-    out = calibration_metrics(dev, test, llm, llm_failed=2, classifier=humans, split={"dev": 20, "test": len(test)})
+    dev, test, synthetic = pairs[:20], pairs[20:43], pairs[43:]
+    humans = {p.id: {m: getattr(p, m) for m in MECHANISMS} for p in test + synthetic}
+    llm = {pid: {m: 1 for m in MECHANISMS} for pid in [p.id for p in test[:10] + synthetic]}  # always says 1
+    flipped = {pid: {m: 2 - level for m, level in levels.items()} for pid, levels in humans.items()}
+    out = calibration_metrics(dev, test, synthetic, {"llm": llm, "classifier": humans, "encoder": flipped},
+                              llm_failed=2, split={"dev": 20, "test": len(test)}, seed=1)
     assert out["llm"]["failed"] == 2 and out["llm"]["ER"]["n"] == 10
     assert out["llm"]["ER"]["qwk"] == 0.0 and out["llm"]["ER"]["judge_distribution"] == [0.0, 1.0, 0.0]
     assert out["classifier"]["IP"]["qwk"] == 1.0 and out["classifier"]["IP"]["n"] == 10  # same pairs as the llm
-    assert out["classifier_all_test"]["EX"] == {"n": len(test), "accuracy": 1.0, "macro_f1": 1.0, "qwk": 1.0}
+    assert out["classifier_all_test"]["EX"] == {"n": len(test), "accuracy": 1.0, "macro_f1": 1.0, "qwk": 1.0,
+                                                "qwk_low": 1.0, "qwk_high": 1.0}
+    human_er = [p.emotional_reaction for p in test]
+    assert out["encoder_all_test"]["ER"]["qwk"] == round(quadratic_weighted_kappa(human_er, [2 - h for h in human_er]), 4)
+    assert out["encoder_all_test"]["ER"]["qwk_low"] <= out["encoder_all_test"]["ER"]["qwk"] <= \
+        out["encoder_all_test"]["ER"]["qwk_high"]
+    assert out["synthetic"]["llm"]["EX"]["n"] == len(synthetic) and out["synthetic"]["classifier"]["EX"]["qwk"] == 1.0
     majority = majority_levels(dev)
     assert out["majority"]["ER"]["level"] == majority["emotional_reaction"]
 
@@ -200,20 +221,35 @@ def test_real_epitome_split_has_no_leak_and_the_classifier_beats_chance():
         assert qwk > 0.3, (m, qwk)  # measured: see benchmarks/CALIBRATION.md
 
 
-def calibration_project(tmp_path, data_dir):
+def copy_epitome(data_dir, target, rows: int | None = None) -> None:
+    """EPITOME's three CSVs into `target` (a throwaway project, never the repository); with `rows`,
+    only the first so many rows of each (the three files list the same pairs in the same order)."""
+    target.mkdir(parents=True)
+    for name in FILES.values():
+        if rows is None:
+            shutil.copy(data_dir / name, target / name)
+            continue
+        with (data_dir / name).open(newline="", encoding="utf-8") as src, \
+                (target / name).open("w", newline="", encoding="utf-8") as dst:
+            reader, writer = csv.reader(src), csv.writer(dst)
+            writer.writerows(row for _, row in zip(range(rows + 1), reader))
+
+
+def calibration_project(tmp_path, data_dir, rows: int | None = None):
     project = make_project(tmp_path / "project", tmp_path / "cache")
     shutil.copytree(ROOT / "calibration", project.path / "calibration", dirs_exist_ok=True)
-    (project.path / "data" / "epitome").mkdir(parents=True)
-    for name in FILES.values():  # into the throwaway project only, never the repository
-        shutil.copy(data_dir / name, project.path / "data" / "epitome" / name)
-    project.edit_params(lambda d: d["calibration"].update(sample=10))
+    copy_epitome(data_dir, project.path / "data" / "epitome", rows)
+    project.edit_params(lambda d: d["calibration"].update(sample=10, encoder={"epochs": 1}))
+    synthetic = (ROOT / SYNTHETIC_LABELS).read_text().splitlines()
+    (project.path / SYNTHETIC_LABELS).parent.mkdir(parents=True)
+    (project.path / SYNTHETIC_LABELS).write_text("\n".join(synthetic[::20]) + "\n")  # 5 of them: a quick LLM judge
     project.edit_params(lambda d: d["filter"]["gates"].update(enabled=False))  # a corpus to judge, whatever it says
     return project
 
 
 def run_calibration(project) -> dict:
     out = project.dvc("repro", "calibration/dvc.yaml")
-    assert "calibration on 10 test pairs, QWK llm/classifier" in out.stdout + out.stderr
+    assert "calibration QWK on EPITOME test: classifier ER" in out.stdout + out.stderr
     return json.loads((project.path / "metrics" / "judge_calibration.json").read_text())
 
 
@@ -244,16 +280,25 @@ def check_scores_carry_their_calibration(project, metrics: dict) -> None:
     def judge_calibration() -> dict:
         return json.loads((project.path / "metrics" / "evaluate.json").read_text())["judge_calibration"]
 
-    llm, trained = calibrated()
+    llm, trained, tuned = calibrated()
     assert llm["test_pairs"] == metrics["llm"]["ER"]["n"] and llm["qwk"]["IP"] == metrics["llm"]["IP"]["qwk"]
+    assert llm["synthetic_qwk"]["ER"] == metrics["synthetic"]["llm"]["ER"]["qwk"]
     assert trained["judge"]["model_sha256"] == file_sha256(project.path / "data" / "calibration" / "classifier.pkl")
     assert trained["qwk"]["EX"] == metrics["classifier_all_test"]["EX"]["qwk"]
-    project.edit_params(lambda d: d["judge"].update(scorer="classifier"))
-    project.dvc("repro", "dvc.yaml")
-    pairs = json.loads((project.path / "metrics" / "evaluate.json").read_text())["pairs"]
-    assert json.loads((project.path / "metrics" / "judge.json").read_text())["kept"] == pairs > 0
-    assert judge_calibration() == {"calibrated": 1, "test_pairs": trained["test_pairs"],
-                                   **{f"{k}_qwk": v for k, v in trained["qwk"].items()}}
+    assert tuned["judge"] == {"scorer": "encoder",
+                              "model_sha256": file_sha256(project.path / "data" / "calibration" / "encoder.safetensors")}
+    assert tuned["synthetic_qwk"]["IP"] == metrics["synthetic"]["encoder"]["IP"]["qwk"]
+
+    def entry_metrics(entry: dict) -> dict:
+        return {"calibrated": 1, "test_pairs": entry["test_pairs"], **{f"{k}_qwk": v for k, v in entry["qwk"].items()},
+                **{f"{k}_synthetic_qwk": v for k, v in entry["synthetic_qwk"].items()}}
+
+    for scorer, entry in (("encoder", tuned), ("classifier", trained)):
+        project.edit_params(lambda d: d["judge"].update(scorer=scorer))
+        project.dvc("repro", "dvc.yaml")
+        pairs = json.loads((project.path / "metrics" / "evaluate.json").read_text())["pairs"]
+        assert json.loads((project.path / "metrics" / "judge.json").read_text())["kept"] == pairs > 0
+        assert judge_calibration() == entry_metrics(entry)
     # retrained with other params: the judge stage re-runs and refuses the stale file until calibration re-runs
     project.edit_params(lambda d: d["calibration"]["classifier"].update(c=2.0))
     stale = project.dvc("repro", "dvc.yaml", check=False)
@@ -264,8 +309,7 @@ def check_scores_carry_their_calibration(project, metrics: dict) -> None:
     assert judge_calibration()["calibrated"] == 1 and calibrated()[1]["judge"] != trained["judge"]
     project.edit_params(lambda d: d["judge"].update(scorer="llm"))  # the LLM judge calibration ran with
     project.dvc("repro", "dvc.yaml")
-    assert judge_calibration() == {"calibrated": 1, "test_pairs": llm["test_pairs"],
-                                   **{f"{k}_qwk": v for k, v in llm["qwk"].items()}}
+    assert judge_calibration() == entry_metrics(llm)
     project.edit_params(lambda d: d["judge"].update(temperature=0.9))  # a judge nobody calibrated
     project.dvc("repro", "dvc.yaml")
     assert judge_calibration() == {"calibrated": 0}
@@ -274,11 +318,21 @@ def check_scores_carry_their_calibration(project, metrics: dict) -> None:
 @pytest.mark.model
 @needs_epitome
 def test_calibration_pipeline_on_real_epitome_data(tmp_path):
-    project = calibration_project(tmp_path, SHARED)
+    """The real packaged encoder (MiniLM), trained one epoch on a 600-row sample of EPITOME."""
+    project = calibration_project(tmp_path, SHARED, rows=600)
     metrics = run_calibration(project)
-    assert metrics["split"]["pairs"] == 3004 and metrics["split"]["dropped_conflicting"] == 19
-    assert metrics["classifier_all_test"]["ER"]["n"] == metrics["split"]["test"]
-    assert metrics["classifier_all_test"]["EX"]["qwk"] > 0.3
+    pairs, conflicts = load_epitome(project.path / "data" / "epitome")
+    assert metrics["split"]["pairs"] == len(pairs) and metrics["split"]["dropped_conflicting"] == conflicts
+    for judge in ("classifier", "encoder"):
+        assert metrics[f"{judge}_all_test"]["ER"]["n"] == metrics["split"]["test"]
+        assert metrics["synthetic"][judge]["ER"]["n"] == 5
+    # hand check of one figure: the encoder's ER QWK on the test split, from its own judgements file
+    test = {e.id: e for e in read_records(project.path / "data" / "calibration" / "test.jsonl", EpitomeExample)}
+    judged = [json.loads(line) for line in (project.path / "data/calibration/encoder_judgements.jsonl").open()]
+    on_test = [j for j in judged if j["id"] in test]
+    assert metrics["encoder_all_test"]["ER"]["qwk"] == round(quadratic_weighted_kappa(
+        [test[j["id"]].emotional_reaction for j in on_test], [j["emotional_reaction"] for j in on_test]), 4)
+    assert metrics["encoder_all_test"]["ER"]["qwk"] > 0.2  # one epoch on ~290 dev pairs already reads warmth
     project.commit("calibrated")
     project.edit_params(lambda d: d["judge"].update(temperature=0.0))  # a judge change reaches the diff
     project.dvc("repro", "calibration/dvc.yaml")

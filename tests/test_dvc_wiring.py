@@ -125,7 +125,8 @@ def test_data_deps_outs_and_metrics_are_the_declared_paths(dvc_file, name):
     assert data == set(reads)
     assert set(out_names(stage, "outs")) == set(writes)
     assert set(out_names(stage, "plots")) == (set(paths.EVALUATE_PLOTS) if (dvc_file, name) == ("dvc.yaml", "evaluate")
-                                              else {paths.CALIBRATION_PLOTS} if name == "report" else set())
+                                              else {paths.CALIBRATION_PLOTS} if name == "report"
+                                              else {paths.ENCODER_LOSS} if name == "encoder" else set())
     metrics = set(out_names(stage, "metrics"))
     assert metrics == ({paths.metrics_of("judge_calibration")} if name == "report" else {paths.metrics_of(name)}
                        if dvc_file == "dvc.yaml" else set())

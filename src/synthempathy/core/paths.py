@@ -31,6 +31,11 @@ LLM_JUDGEMENTS, LLM_FAILED = "data/calibration/llm_judgements.jsonl", "data/cali
 LLM_JUDGE_RUN = "data/calibration/llm_judge_run.json"
 CLASSIFIER_MODEL = "data/calibration/classifier.pkl"
 CLASSIFIER_JUDGEMENTS = "data/calibration/classifier_judgements.jsonl"
+ENCODER_MODEL = "data/calibration/encoder.safetensors"
+ENCODER_JUDGEMENTS = "data/calibration/encoder_judgements.jsonl"
+ENCODER_LOSS = "plots/calibration_encoder_loss.csv"
+SYNTHETIC_LABELS = "tests/data/synthetic_epitome.jsonl"
+"""Hand-labelled synthetic-style pairs (git, written for this project): every judge is also scored on them."""
 CALIBRATION_PLOTS = "plots/calibration"
 
 
@@ -64,9 +69,11 @@ OUTPUTS = (*(out for _, writes in STAGE_FILES.values() for out in writes), *map(
 
 CALIBRATION_FILES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "split": (tuple(f"{EPITOME_DIR}/{name}" for name in EPITOME_FILES.values()), (DEV, TEST, SPLIT)),
-    "judge": ((TEST,), (LLM_JUDGEMENTS, LLM_FAILED, LLM_JUDGE_RUN)),
-    "classifier": ((DEV, TEST), (CLASSIFIER_MODEL, CLASSIFIER_JUDGEMENTS)),
-    "report": ((DEV, TEST, SPLIT, LLM_JUDGEMENTS, LLM_FAILED, CLASSIFIER_JUDGEMENTS, CLASSIFIER_MODEL), ()),
+    "judge": ((TEST, SYNTHETIC_LABELS), (LLM_JUDGEMENTS, LLM_FAILED, LLM_JUDGE_RUN)),
+    "classifier": ((DEV, TEST, SYNTHETIC_LABELS), (CLASSIFIER_MODEL, CLASSIFIER_JUDGEMENTS)),
+    "encoder": ((DEV, TEST, SYNTHETIC_LABELS), (ENCODER_MODEL, ENCODER_JUDGEMENTS)),
+    "report": ((DEV, TEST, SPLIT, SYNTHETIC_LABELS, LLM_JUDGEMENTS, LLM_FAILED, CLASSIFIER_JUDGEMENTS, CLASSIFIER_MODEL,
+                ENCODER_JUDGEMENTS, ENCODER_MODEL), ()),
 }
 """The same for calibration/dvc.yaml (run from the project root). The report also writes
 CALIBRATED, deliberately not as a DVC out (see stages/calibration/report.py)."""

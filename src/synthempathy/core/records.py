@@ -118,12 +118,12 @@ class EpitomeScores(Record):
 
 
 class ClassifierProvenance(Record):
-    """How a trained classifier's judgement was made (judge.scorer: classifier)."""
+    """How a trained judge's judgement was made (judge.scorer: classifier or encoder)."""
 
-    scorer: Literal["classifier"] = "classifier"
+    scorer: Literal["classifier", "encoder"] = "classifier"
     model: str
     model_sha256: str
-    """sha256 of the pickled classifier file."""
+    """sha256 of the trained judge's file."""
     training: dict[str, Any]
     """What it was trained with: its params, the split's dev_share and seed, dev pairs."""
 
@@ -144,6 +144,18 @@ class EpitomeExample(EpitomeScores):
     seeker_id: str
     seeker_post: str
     response_post: str
+    rationales: dict[str, str] = {}
+    """Per mechanism, EPITOME's '|'-separated spans of the response that carry it (empty when none)."""
+
+
+class LabelledPair(EpitomeScores):
+    """A synthetic-style pair written and labelled for this project (tests/data/synthetic_epitome.jsonl):
+    an explanation and response like the corpus's, with the levels a person gave them."""
+
+    id: str
+    category: str
+    explanation: str
+    response: str
 
 
 class Reject(Record):

@@ -84,3 +84,19 @@ def report(human: Sequence[int], judge: Sequence[int]) -> dict:
         "human_distribution": distribution(human),
         "judge_distribution": distribution(judge),
     }
+
+
+def bootstrap_interval(human: Sequence[int], judge: Sequence[int], measure=None, resamples: int = 1000,
+                       seed: int = 0) -> tuple[float, float]:
+    """95% percentile-bootstrap interval of `measure` (default QWK) over resamples of the pairs,
+    the same resamples for the same seed and length, so two judges' intervals are comparable."""
+    import random
+
+    measure = measure or quadratic_weighted_kappa
+    n = len(human)
+    if n == 0:
+        return 0.0, 0.0
+    rng = random.Random(seed)
+    values = sorted(measure([human[k] for k in s], [judge[k] for k in s])
+                    for s in ([rng.randrange(n) for _ in range(n)] for _ in range(resamples)))
+    return round(values[int(0.025 * resamples)], 4), round(values[int(0.975 * resamples) - 1], 4)

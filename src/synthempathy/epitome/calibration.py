@@ -1,13 +1,17 @@
 """The judge against human labels: every figure metrics/judge_calibration.json holds.
 
-Two judges are compared on the same test pairs, the ones the LLM judge
+Three judges are compared on the same test pairs, the ones the LLM judge
 scored (a sample of the test split, calibration.sample): the configured LLM
-judge and the trained classifier (classifier.py). The classifier is also
-reported on the whole test split, where its figures are steadier. Beside
-them, the majority-class baseline: always answer the level most common in
-dev, which scores QWK 0 by construction and often a high accuracy, which is
-why accuracy alone says little here. A pair the LLM judge failed to score
-(listed in llm_failed.jsonl) counts in `failed`, not as a wrong answer.
+judge and the two trained ones, the classifier (classifier.py) and the encoder
+(encoder.py). The trained judges are also reported on the whole test split,
+where their figures are steadier, with 95% bootstrap intervals of QWK. Every
+judge is also scored on the hand-labelled synthetic-style pairs
+(tests/data/synthetic_epitome.jsonl): long responses like the corpus's, the
+text the judge is actually used on. Beside them, the majority-class baseline:
+always answer the level most common in dev, which scores QWK 0 by construction
+and often a high accuracy, which is why accuracy alone says little here. A
+pair the LLM judge failed to score (listed in llm_failed.jsonl) counts in
+`failed`, not as a wrong answer.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from pathlib import Path
 
 from synthempathy.core.paths import CALIBRATED
 from synthempathy.core.records import ClassifierProvenance, EpitomeExample, Judgement, Provenance
-from synthempathy.epitome.agreement import accuracy, macro_f1, report
+from synthempathy.epitome.agreement import accuracy, bootstrap_interval, macro_f1, report
 from synthempathy.epitome.scores import MECHANISMS, SHORT
 
 """Which judges were calibrated and their test QWK: written by the calibration report stage,
@@ -38,14 +42,19 @@ def majority_levels(dev: Sequence[EpitomeExample]) -> dict[str, int]:
     return out
 
 
-def judge_report(examples: Sequence[EpitomeExample], judged: Levels, brief: bool = False) -> dict:
-    """Per mechanism (ER, IP, EX): agreement of `judged` with the humans on `examples`."""
+def judge_report(examples: Sequence[EpitomeExample], judged: Levels, brief: bool = False,
+                 interval_seed: int | None = None) -> dict:
+    """Per mechanism (ER, IP, EX): agreement of `judged` with the humans on the `examples` it scored;
+    with `interval_seed`, QWK's 95% bootstrap interval too (qwk_low, qwk_high)."""
+    examples = [e for e in examples if e.id in judged]
     out = {}
     for m in MECHANISMS:
         human = [getattr(e, m) for e in examples]
         judge = [judged[e.id][m] for e in examples]
         full = report(human, judge)
         out[SHORT[m]] = {k: full[k] for k in ("n", "accuracy", "macro_f1", "qwk")} if brief else full
+        if interval_seed is not None:
+            out[SHORT[m]]["qwk_low"], out[SHORT[m]]["qwk_high"] = bootstrap_interval(human, judge, seed=interval_seed)
     return out
 
 
@@ -59,15 +68,23 @@ def majority_report(examples: Sequence[EpitomeExample], majority: Mapping[str, i
     return out
 
 
-def calibration_metrics(dev: Sequence[EpitomeExample], test: Sequence[EpitomeExample], llm: Levels,
-                        llm_failed: int, classifier: Levels, split: Mapping[str, int]) -> dict:
-    """Everything metrics/judge_calibration.json holds; `llm` covers the sampled test pairs it scored."""
-    scored = [e for e in test if e.id in llm]
+TRAINED = ("classifier", "encoder")
+"""The judges the calibration pipeline trains, which score every test pair."""
+
+
+def calibration_metrics(dev: Sequence[EpitomeExample], test: Sequence[EpitomeExample],
+                        synthetic: Sequence[EpitomeExample], judged: Mapping[str, Levels], llm_failed: int,
+                        split: Mapping[str, int], seed: int) -> dict:
+    """Everything metrics/judge_calibration.json holds. `judged` maps llm, classifier and encoder to
+    their levels by id; the LLM's cover the sampled test pairs it scored and the synthetic ones."""
+    scored = [e for e in test if e.id in judged["llm"]]
     return {
         "split": dict(split),
-        "llm": {**judge_report(scored, llm), "failed": llm_failed},
-        "classifier": judge_report(scored, classifier),
-        "classifier_all_test": judge_report(test, classifier, brief=True),
+        "llm": {**judge_report(scored, judged["llm"]), "failed": llm_failed},
+        **{name: judge_report(scored, judged[name]) for name in TRAINED},
+        **{f"{name}_all_test": judge_report(test, judged[name], brief=True, interval_seed=seed) for name in TRAINED},
+        "synthetic": {name: judge_report(synthetic, levels, brief=True, interval_seed=seed)
+                      for name, levels in judged.items()},
         "majority": majority_report(scored, majority_levels(dev)),
     }
 
@@ -82,25 +99,28 @@ def judge_identity(provenance: Provenance | ClassifierProvenance) -> dict:
     sampling (not the seed, batch or CPU, which change single answers but not the judge's
     design); for a classifier the file's hash."""
     if isinstance(provenance, ClassifierProvenance):
-        return classifier_identity(provenance.model_sha256)
+        return trained_identity(provenance.scorer, provenance.model_sha256)
     return {"scorer": "llm", "model_sha256": provenance.backend.model_sha256, "prompt_sha256": provenance.prompt_sha256,
             "grammar_sha256": provenance.grammar_sha256, "prompt_format": provenance.prompt_format,
             "sampling": provenance.sampling}
 
 
-def classifier_identity(sha256: str) -> dict:
-    """A trained classifier is the file it was saved to."""
-    return {"scorer": "classifier", "model_sha256": sha256}
+def trained_identity(scorer: str, sha256: str) -> dict:
+    """A trained judge (classifier, encoder) is the file it was saved to."""
+    return {"scorer": scorer, "model_sha256": sha256}
 
 
-def calibrated_judges(metrics: Mapping, llm: Provenance | None, classifier_sha256: str) -> list[dict]:
-    """One entry per calibrated judge: its identity, how many test pairs, QWK per mechanism."""
-    def entry(judge: dict, figures: Mapping) -> dict:
+def calibrated_judges(metrics: Mapping, llm: Provenance | None, trained_sha256: Mapping[str, str]) -> list[dict]:
+    """One entry per calibrated judge: its identity, how many test pairs, QWK per mechanism on EPITOME's
+    test split and on the synthetic-style pairs."""
+    def entry(judge: dict, figures: Mapping, synthetic: Mapping) -> dict:
         return {"judge": judge, "test_pairs": figures["ER"]["n"],
-                "qwk": {SHORT[m]: figures[SHORT[m]]["qwk"] for m in MECHANISMS}}
+                "qwk": {SHORT[m]: figures[SHORT[m]]["qwk"] for m in MECHANISMS},
+                "synthetic_qwk": {SHORT[m]: synthetic[SHORT[m]]["qwk"] for m in MECHANISMS}}
 
-    entries = [entry(judge_identity(llm), metrics["llm"])] if llm is not None else []
-    return entries + [entry(classifier_identity(classifier_sha256), metrics["classifier_all_test"])]
+    entries = [entry(judge_identity(llm), metrics["llm"], metrics["synthetic"]["llm"])] if llm is not None else []
+    return entries + [entry(trained_identity(name, sha), metrics[f"{name}_all_test"], metrics["synthetic"][name])
+                      for name, sha in trained_sha256.items()]
 
 
 def read_calibrated(path: str | Path = CALIBRATED) -> list[dict]:
@@ -126,8 +146,10 @@ def qwk_text(entry: Mapping, signed: bool = False) -> str:
 
 
 def calibration_metrics_of(entry: Mapping | None) -> dict:
-    """metrics/evaluate.json's judge_calibration block: numbers only, 0/1 for calibrated."""
+    """metrics/evaluate.json's judge_calibration block: numbers only, 0/1 for calibrated; QWK on EPITOME's
+    test split and on the synthetic-style pairs (where the calibration measured it)."""
     if entry is None:
         return {"calibrated": 0}
     return {"calibrated": 1, "test_pairs": entry["test_pairs"],
-            **{f"{name}_qwk": qwk for name, qwk in entry["qwk"].items()}}
+            **{f"{name}_qwk": qwk for name, qwk in entry["qwk"].items()},
+            **{f"{name}_synthetic_qwk": qwk for name, qwk in entry.get("synthetic_qwk", {}).items()}}

@@ -16,19 +16,16 @@ rare for IP and EX and an unweighted model would never predict it.
 from __future__ import annotations
 
 import pickle
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from synthempathy.core.errors import UserError
-from synthempathy.core.hashing import file_sha256
-from synthempathy.core.jsonl import write_atomic, write_json, write_records
-from synthempathy.core.params import CalibrationParams, ClassifierParams, Params
-from synthempathy.core.records import ClassifierProvenance, EpitomeExample, Judgement, Pair
+from synthempathy.core.jsonl import write_atomic
+from synthempathy.core.params import CalibrationParams, ClassifierParams
+from synthempathy.core.records import EpitomeExample
 from synthempathy.epitome.scores import MECHANISMS
 
 FORMAT = "synthempathy-epitome-classifier-2"
-NAME = "TF-IDF + logistic regression, trained on EPITOME dev"
 
 
 def _pipeline(params: ClassifierParams):
@@ -111,32 +108,6 @@ def load(path: str | Path) -> dict:
     return bundle
 
 
-def judge_pairs(pairs: Sequence[Pair], path: str | Path, calibration: CalibrationParams) -> list[Judgement]:
-    """The corpus judge with judge.scorer: classifier: levels for every pair, in milliseconds.
-
-    The judge stage cannot list the classifier file as a DVC dependency (it is an
-    output of the calibration pipeline, and the link would make every `dvc repro`
-    need EPITOME), so it depends on the params the file was trained with instead,
-    and this refuses a file trained with other ones."""
-    bundle = load(path)  # checked even for an empty corpus, so a stale file never goes unnoticed
-    trained = {k: v for k, v in bundle["training"].items() if k != "dev_pairs"}
-    if trained != training_of(calibration):
-        raise UserError(f"judge.classifier: {path} was trained with {trained}, but params.yaml's calibration "
-                        f"section now says {training_of(calibration)}; re-run `dvc repro calibration/dvc.yaml`")
-    if not pairs:
-        return []
-    provenance = ClassifierProvenance(model=NAME, model_sha256=file_sha256(Path(path)), training=bundle["training"])
-    levels = predict(bundle, [p.explanation for p in pairs], [p.response for p in pairs])
-    return [Judgement(id=p.id, category=p.category, **{m: levels[m][i] for m in MECHANISMS}, provenance=provenance)
-            for i, p in enumerate(pairs)]
-
-
-def run_judge(pairs: Sequence[Pair], params: Params, out_path: str, failed_path: str, metrics_path: str) -> None:
-    """The judge stage with judge.scorer: classifier: the same three files as the LLM judge
-    (generation/run.py), with nothing failed, retried or generated."""
-    judgements = judge_pairs(pairs, params.judge.classifier, params.calibration)
-    write_records(out_path, judgements)
-    write_records(failed_path, [])
-    write_json(metrics_path, {"items": len(pairs), "kept": len(judgements), "rejected": {}, "retries": 0,
-                              "completion_tokens": 0})
-    print(f"judge: {len(pairs)} pairs scored by the classifier {params.judge.classifier}", file=sys.stderr)
+def training(bundle: dict) -> dict:
+    """What the loaded classifier was trained with (epitome/trained.py compares it to params.yaml)."""
+    return bundle["training"]

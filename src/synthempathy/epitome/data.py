@@ -26,7 +26,8 @@ from pathlib import Path
 
 from synthempathy.core.errors import UserError
 from synthempathy.core.paths import EPITOME_FILES
-from synthempathy.core.records import EpitomeExample
+from synthempathy.core.jsonl import read_records
+from synthempathy.core.records import EpitomeExample, LabelledPair
 from synthempathy.epitome.scores import MECHANISMS
 
 COLUMNS = ("sp_id", "rp_id", "seeker_post", "response_post", "level")
@@ -34,7 +35,7 @@ FETCH_HINT = ("fetch EPITOME's dataset/*.csv from github.com/behavioral-data/Emp
               "into data/epitome/ (README, 'Calibrate the judge')")
 
 
-def _read_levels(path: Path) -> list[tuple[tuple[str, str], str, str, int]]:
+def _read_levels(path: Path) -> list[tuple[tuple[str, str], str, str, int, str]]:
     if not path.is_file():
         raise UserError(f"{path}: EPITOME file not found; {FETCH_HINT}")
     rows = []
@@ -46,7 +47,8 @@ def _read_levels(path: Path) -> list[tuple[tuple[str, str], str, str, int]]:
         for row in reader:
             if row["level"] not in ("0", "1", "2"):
                 raise UserError(f"{path}:{reader.line_num}: level must be 0, 1 or 2, not {row['level']!r}")
-            rows.append(((row["sp_id"], row["rp_id"]), row["seeker_post"], row["response_post"], int(row["level"])))
+            rows.append(((row["sp_id"], row["rp_id"]), row["seeker_post"], row["response_post"], int(row["level"]),
+                         row.get("rationales") or ""))
     return rows
 
 
@@ -57,10 +59,12 @@ def load_epitome(directory: str | Path) -> tuple[list[EpitomeExample], int]:
         raise UserError(f"{directory}: EPITOME directory not found; {FETCH_HINT}")
     texts: dict[tuple[str, str], tuple[str, str]] = {}
     levels: dict[tuple[str, str], dict[str, set[int]]] = {}
+    rationales: dict[tuple[str, str], dict[str, str]] = {}
     for mechanism in MECHANISMS:
-        for key, seeker, response, level in _read_levels(directory / EPITOME_FILES[mechanism]):
+        for key, seeker, response, level, spans in _read_levels(directory / EPITOME_FILES[mechanism]):
             texts.setdefault(key, (seeker, response))
             levels.setdefault(key, {m: set() for m in MECHANISMS})[mechanism].add(level)
+            rationales.setdefault(key, {}).setdefault(mechanism, spans)  # an agreeing repeat: the first row's
     pairs, conflicts = [], 0
     for key, (seeker, response) in texts.items():
         by_mechanism = levels[key]
@@ -68,6 +72,7 @@ def load_epitome(directory: str | Path) -> tuple[list[EpitomeExample], int]:
             conflicts += 1  # disagreeing repeats, or a pair absent from one of the files
             continue
         pairs.append(EpitomeExample(id=f"{key[0]}-{key[1]}", seeker_id=key[0], seeker_post=seeker, response_post=response,
+                                    rationales={m: s for m, s in rationales[key].items() if s},
                                     **{m: next(iter(by_mechanism[m])) for m in MECHANISMS}))
     return pairs, conflicts
 
@@ -88,3 +93,10 @@ def sample(pairs: list[EpitomeExample], n: int | None, seed: int) -> list[Epitom
     """`n` pairs (all when n is None), the same ones for the same seed, a superset for a larger n."""
     ranked = sorted(pairs, key=lambda p: _unit(seed, "sample", p.id))
     return ranked if n is None else ranked[:n]
+
+
+def read_synthetic(path: str | Path) -> list[EpitomeExample]:
+    """The hand-labelled synthetic-style pairs (tests/data/synthetic_epitome.jsonl) in EPITOME's shape,
+    each its own seeker post, so every judge scores them the way it scores EPITOME's test pairs."""
+    return [EpitomeExample(id=p.id, seeker_id=p.id, seeker_post=p.explanation, response_post=p.response,
+                           **{m: getattr(p, m) for m in MECHANISMS}) for p in read_records(path, LabelledPair)]

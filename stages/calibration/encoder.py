@@ -1,0 +1,42 @@
+"""Calibration 4, encoder: train the encoder judge on dev, score every test pair and the synthetic set.
+
+Writes data/calibration/encoder.safetensors (the trained judge; a DVC output,
+never committed or pushed, since it is derived from research-only data),
+data/calibration/encoder_judgements.jsonl (test pairs, then the hand-labelled
+synthetic pairs of tests/data/synthetic_epitome.jsonl) and the fine-tuning
+loss per step for `dvc plots show calibration/dvc.yaml`.
+"""
+
+import sys
+import time
+
+from synthempathy.core.jsonl import read_records, write_csv, write_records
+from synthempathy.core.params import load_params
+from synthempathy.core.paths import DEV, ENCODER_JUDGEMENTS, ENCODER_LOSS, ENCODER_MODEL, SYNTHETIC_LABELS, TEST
+from synthempathy.core.records import EpitomeExample
+from synthempathy.core.stage import entry_point
+from synthempathy.epitome import encoder
+from synthempathy.epitome.data import read_synthetic
+from synthempathy.epitome.scores import MECHANISMS
+
+MODEL, OUT, LOSS = ENCODER_MODEL, ENCODER_JUDGEMENTS, ENCODER_LOSS
+
+
+@entry_point
+def main() -> None:
+    params = load_params().calibration
+    dev, test = read_records(DEV, EpitomeExample), read_records(TEST, EpitomeExample)
+    scored = test + read_synthetic(SYNTHETIC_LABELS)
+    start = time.perf_counter()
+    trained = encoder.train(dev, params)
+    trained_s = time.perf_counter() - start
+    levels = encoder.predict(trained, [e.seeker_post for e in scored], [e.response_post for e in scored], label="score")
+    encoder.save(trained, MODEL)
+    write_records(OUT, [{"id": e.id, **{m: levels[m][i] for m in MECHANISMS}} for i, e in enumerate(scored)])
+    write_csv(LOSS, ("step", "loss"), enumerate(trained.losses))
+    print(f"encoder: trained on {len(dev)} dev pairs in {trained_s:.0f} s, scored {len(scored)} pairs in "
+          f"{time.perf_counter() - start - trained_s:.0f} s", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
