@@ -40,8 +40,8 @@ def main() -> None:
         write_records(FAILED, [])
         write_json(METRICS, {"items": len(pairs), "kept": len(judgements), "rejected": {}, "retries": 0,
                              "completion_tokens": 0})
-        print(f"judge: {len(pairs)} pairs scored by the {params.judge.scorer} {getattr(params.judge, params.judge.scorer)}",
-              file=sys.stderr)
+        scorer = params.judge.scorer
+        print(f"judge: {len(pairs)} pairs scored by the {scorer} {getattr(params.judge, scorer)}", file=sys.stderr)
         return
     stage = judge_stage(params, category=lambda pair: pair.category)
     inputs = [(p, Item(id=p.id, values={"explanation": p.explanation, "response": p.response})) for p in pairs]

@@ -163,9 +163,11 @@ def test_scores_are_matched_to_the_calibration_of_the_judge_that_made_them():
                "synthetic": {"llm": synthetic, "classifier": figures, "encoder": all_test}}
     calibrated = calibrated_judges(metrics, llm_provenance(), {"classifier": "c" * 64, "encoder": "e" * 64})
     assert calibrated[0] == {"judge": judge_identity(llm_provenance()), "test_pairs": 150,
-                             "qwk": {"ER": 0.1, "IP": 0.2, "EX": 0.3}, "synthetic_qwk": {"ER": 0.05, "IP": 0.15, "EX": 0.25}}
+                             "qwk": {"ER": 0.1, "IP": 0.2, "EX": 0.3}, "synthetic_pairs": 81,
+                             "synthetic_qwk": {"ER": 0.05, "IP": 0.15, "EX": 0.25}}
     assert calibrated[2] == {"judge": {"scorer": "encoder", "model_sha256": "e" * 64}, "test_pairs": 150,
-                             "qwk": {"ER": 0.1, "IP": 0.2, "EX": 0.3}, "synthetic_qwk": {"ER": 0.5, "IP": 0.6, "EX": 0.7}}
+                             "qwk": {"ER": 0.1, "IP": 0.2, "EX": 0.3}, "synthetic_pairs": 1464,
+                             "synthetic_qwk": {"ER": 0.5, "IP": 0.6, "EX": 0.7}}
     # seeds and batch rows differ between answers of one judge; the judge is the same
     same_judge = judged_by(llm_provenance(seed=5), llm_provenance(seed=9).model_copy(update={"batch_rows": None}))
     assert calibration_metrics_of(calibration_of(same_judge, calibrated)) == \
@@ -173,6 +175,11 @@ def test_scores_are_matched_to_the_calibration_of_the_judge_that_made_them():
          "ER_synthetic_qwk": 0.05, "IP_synthetic_qwk": 0.15, "EX_synthetic_qwk": 0.25}
     encoder_judged = ClassifierProvenance(scorer="encoder", model="enc", model_sha256="e" * 64, training={})
     assert calibration_of(judged_by(encoder_judged), calibrated)["synthetic_qwk"]["EX"] == 0.7
+    assert "trained sentence-encoder judge that produced the EPITOME scores above agrees with EPITOME's human labels " \
+           "on 150 held-out Reddit pairs with quadratic weighted kappa ER 0.10, IP 0.20, EX 0.30" in \
+           judge_trust(judged_by(encoder_judged), None, calibrated)
+    assert "On 1464 hand-labelled synthetic pairs written like this corpus's (long responses), its quadratic " \
+           "weighted kappa is ER 0.50, IP 0.60, EX 0.70." in judge_trust(judged_by(encoder_judged), None, calibrated)
     trained = ClassifierProvenance(model="clf", model_sha256="c" * 64, training={})
     assert calibration_of(judged_by(trained), calibrated)["qwk"]["EX"] == 0.7
     other_prompt = judged_by(llm_provenance(prompt_sha256="q" * 64))

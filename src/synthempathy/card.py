@@ -59,17 +59,23 @@ def _lineage(provenances: Iterable[tuple[str, Provenance | ClassifierProvenance]
     return list(models), list(prompts)
 
 
+SCORER_NAMES = {"llm": "LLM judge", "classifier": "trained classifier", "encoder": "trained sentence-encoder judge"}
+
+
 def judge_trust(judgements: list[Judgement], calibrated_at: str | None, calibrated: list[dict]) -> str:
     """One paragraph: how well the judge that scored this corpus agrees with EPITOME's humans."""
     entry = calibration_of(judgements, calibrated)
     if entry is None:
         return ("**Judge not calibrated.** The judge that produced the EPITOME scores above was never compared with "
                 "human labels, so treat them as unvalidated (README of the source repository, 'Calibrate the judge').")
-    scorer = "trained classifier" if entry["judge"]["scorer"] == "classifier" else "LLM judge"
+    scorer = SCORER_NAMES[entry["judge"]["scorer"]]
+    synthetic = (f" On {entry['synthetic_pairs']} hand-labelled synthetic pairs written like this corpus's (long responses), "
+                 f"its quadratic weighted kappa is {qwk_text({'qwk': entry['synthetic_qwk']})}."
+                 if "synthetic_qwk" in entry else "")
     return (f"The {scorer} that produced the EPITOME scores above agrees with EPITOME's human labels on "
             f"{entry['test_pairs']} held-out Reddit pairs with quadratic weighted kappa {qwk_text(entry)} "
             f"(0 is chance, 1 perfect; calibration of {calibrated_at or 'an uncommitted state'}, "
-            f"`{CALIBRATED}`). EPITOME's own RoBERTa classifiers reach accuracy 0.82-0.91 on that data.")
+            f"`{CALIBRATED}`).{synthetic} EPITOME's own RoBERTa classifiers reach accuracy 0.82-0.91 on that data.")
 
 
 def sensitive_content(params, filt: FilterMetrics, pairs: list[Pair]) -> str:

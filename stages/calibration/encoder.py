@@ -1,5 +1,8 @@
 """Calibration 4, encoder: train the encoder judge on dev, score every test pair and the synthetic set.
 
+With calibration.encoder.synthetic_train it also trains on calibration/synthetic_train.jsonl:
+hand-labelled synthetic-style pairs with rationales, other than the ones it is scored on.
+
 Writes data/calibration/encoder.safetensors (the trained judge; a DVC output,
 never committed or pushed, since it is derived from research-only data),
 data/calibration/encoder_judgements.jsonl (test pairs, then the hand-labelled
@@ -12,7 +15,8 @@ import time
 
 from synthempathy.core.jsonl import read_records, write_csv, write_records
 from synthempathy.core.params import load_params
-from synthempathy.core.paths import DEV, ENCODER_JUDGEMENTS, ENCODER_LOSS, ENCODER_MODEL, SYNTHETIC_LABELS, TEST
+from synthempathy.core.paths import (DEV, ENCODER_JUDGEMENTS, ENCODER_LOSS, ENCODER_MODEL, SYNTHETIC_LABELS,
+                                     SYNTHETIC_TRAIN, TEST)
 from synthempathy.core.records import EpitomeExample
 from synthempathy.core.stage import entry_point
 from synthempathy.epitome import encoder
@@ -27,15 +31,16 @@ def main() -> None:
     params = load_params().calibration
     dev, test = read_records(DEV, EpitomeExample), read_records(TEST, EpitomeExample)
     scored = test + read_synthetic(SYNTHETIC_LABELS)
+    extra = read_synthetic(SYNTHETIC_TRAIN) if params.encoder.synthetic_train else []
     start = time.perf_counter()
-    trained = encoder.train(dev, params)
+    trained = encoder.train(dev + extra, params)
     trained_s = time.perf_counter() - start
     levels = encoder.predict(trained, [e.seeker_post for e in scored], [e.response_post for e in scored], label="score")
     encoder.save(trained, MODEL)
     write_records(OUT, [{"id": e.id, **{m: levels[m][i] for m in MECHANISMS}} for i, e in enumerate(scored)])
     write_csv(LOSS, ("step", "loss"), enumerate(trained.losses))
-    print(f"encoder: trained on {len(dev)} dev pairs in {trained_s:.0f} s, scored {len(scored)} pairs in "
-          f"{time.perf_counter() - start - trained_s:.0f} s", file=sys.stderr)
+    print(f"encoder: trained on {len(dev)} dev and {len(extra)} synthetic pairs in {trained_s:.0f} s, "
+          f"scored {len(scored)} pairs in {time.perf_counter() - start - trained_s:.0f} s", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -50,6 +50,10 @@ class JudgeCalibrationMetrics(Metrics):
     ER_qwk: float | None = None
     IP_qwk: float | None = None
     EX_qwk: float | None = None
+    ER_synthetic_qwk: float | None = None
+    """QWK on the hand-labelled synthetic-style pairs (tests/data/synthetic_epitome.jsonl): validity on our kind of text."""
+    IP_synthetic_qwk: float | None = None
+    EX_synthetic_qwk: float | None = None
 
 
 class DiversityMetrics(Metrics):

@@ -485,10 +485,15 @@ class EncoderParams(Section):
     """Tokens the encoder reads per piece (a sentence is far shorter; MiniLM reads at most 256)."""
     c: float = Field(1.0, gt=0)
     """Inverse regularisation of the frozen variant's logistic regression."""
+    synthetic_train: bool = True
+    """Also train on calibration/synthetic_train.jsonl: long synthetic-style replies, which Reddit lacks."""
     tune_share: float = Field(0.2, gt=0.0, lt=1.0)
     """Share of dev seeker posts held back from training to set the pooling thresholds."""
     threads: int | None = Field(None, ge=1)
     """torch CPU threads (null: torch's default, every core)."""
+    precision: Literal["float32", "bfloat16"] = "float32"
+    """Scoring arithmetic; bfloat16 about halves CPU time where the CPU has it natively (AVX512-BF16, AMX;
+    emulated and slower elsewhere), and the thresholds are set at the same precision (benchmarks/ENCODER.md)."""
     device: Literal["cpu", "cuda", "auto"] = "cpu"
     """Where to train and score: cpu (deterministic, the default), cuda, or auto (cuda when there is one)."""
 

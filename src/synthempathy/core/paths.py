@@ -36,6 +36,8 @@ ENCODER_JUDGEMENTS = "data/calibration/encoder_judgements.jsonl"
 ENCODER_LOSS = "plots/calibration_encoder_loss.csv"
 SYNTHETIC_LABELS = "tests/data/synthetic_epitome.jsonl"
 """Hand-labelled synthetic-style pairs (git, written for this project): every judge is also scored on them."""
+SYNTHETIC_TRAIN = "calibration/synthetic_train.jsonl"
+"""Other hand-labelled synthetic-style pairs, with rationales: the encoder judge may also train on them."""
 CALIBRATION_PLOTS = "plots/calibration"
 
 
@@ -71,7 +73,7 @@ CALIBRATION_FILES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "split": (tuple(f"{EPITOME_DIR}/{name}" for name in EPITOME_FILES.values()), (DEV, TEST, SPLIT)),
     "judge": ((TEST, SYNTHETIC_LABELS), (LLM_JUDGEMENTS, LLM_FAILED, LLM_JUDGE_RUN)),
     "classifier": ((DEV, TEST, SYNTHETIC_LABELS), (CLASSIFIER_MODEL, CLASSIFIER_JUDGEMENTS)),
-    "encoder": ((DEV, TEST, SYNTHETIC_LABELS), (ENCODER_MODEL, ENCODER_JUDGEMENTS)),
+    "encoder": ((DEV, TEST, SYNTHETIC_LABELS, SYNTHETIC_TRAIN), (ENCODER_MODEL, ENCODER_JUDGEMENTS)),
     "report": ((DEV, TEST, SPLIT, SYNTHETIC_LABELS, LLM_JUDGEMENTS, LLM_FAILED, CLASSIFIER_JUDGEMENTS, CLASSIFIER_MODEL,
                 ENCODER_JUDGEMENTS, ENCODER_MODEL), ()),
 }

@@ -156,6 +156,8 @@ class LabelledPair(EpitomeScores):
     category: str
     explanation: str
     response: str
+    rationales: dict[str, str] = {}
+    """Per mechanism, '|'-separated spans of the response that carry it, as in EPITOME (training pairs only)."""
 
 
 class Reject(Record):

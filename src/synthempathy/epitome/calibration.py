@@ -116,6 +116,7 @@ def calibrated_judges(metrics: Mapping, llm: Provenance | None, trained_sha256: 
     def entry(judge: dict, figures: Mapping, synthetic: Mapping) -> dict:
         return {"judge": judge, "test_pairs": figures["ER"]["n"],
                 "qwk": {SHORT[m]: figures[SHORT[m]]["qwk"] for m in MECHANISMS},
+                "synthetic_pairs": synthetic["ER"]["n"],
                 "synthetic_qwk": {SHORT[m]: synthetic[SHORT[m]]["qwk"] for m in MECHANISMS}}
 
     entries = [entry(judge_identity(llm), metrics["llm"], metrics["synthetic"]["llm"])] if llm is not None else []

@@ -96,7 +96,9 @@ def sample(pairs: list[EpitomeExample], n: int | None, seed: int) -> list[Epitom
 
 
 def read_synthetic(path: str | Path) -> list[EpitomeExample]:
-    """The hand-labelled synthetic-style pairs (tests/data/synthetic_epitome.jsonl) in EPITOME's shape,
+    """Hand-labelled synthetic-style pairs (tests/data/synthetic_epitome.jsonl, calibration/synthetic_train.jsonl)
+    in EPITOME's shape,
     each its own seeker post, so every judge scores them the way it scores EPITOME's test pairs."""
     return [EpitomeExample(id=p.id, seeker_id=p.id, seeker_post=p.explanation, response_post=p.response,
-                           **{m: getattr(p, m) for m in MECHANISMS}) for p in read_records(path, LabelledPair)]
+                           rationales=p.rationales, **{m: getattr(p, m) for m in MECHANISMS})
+            for p in read_records(path, LabelledPair)]

@@ -129,16 +129,19 @@ def _order(texts: Sequence[str]) -> list[int]:
 
 
 def probabilities(encoder: Encoder, texts: Sequence[str], contexts: Sequence[str] | None = None,
-                  batch_size: int = 64, label: str | None = None):
-    """Softmax level probabilities, shape (texts, mechanisms, 3), batched by length."""
+                  batch_size: int = 64, label: str | None = None, precision: str = "float32"):
+    """Softmax level probabilities, shape (texts, mechanisms, 3), batched by length; with precision
+    bfloat16 under torch's autocast (about twice as fast on CPUs with native bfloat16)."""
     torch = _torch()
     from tqdm import tqdm
 
     out = torch.zeros(len(texts), len(MECHANISMS), 3)
     order = _order(texts)
-    with torch.inference_mode():
+    device_type = encoder.model.device.type
+    bf16 = torch.autocast(device_type, dtype=torch.bfloat16, enabled=precision == "bfloat16")
+    with torch.inference_mode(), bf16:
         for first in tqdm(range(0, len(order), batch_size), desc=label, disable=label is None, file=sys.stderr,
-                          unit="batch"):
+                          mininterval=5, unit="batch"):
             ids = order[first:first + batch_size]
             ctx = [contexts[i] for i in ids] if contexts is not None else None
             out[ids] = encoder.logits([texts[i] for i in ids], ctx).softmax(-1).float().cpu()
@@ -167,13 +170,14 @@ def pooled_scores(probs, owner: Sequence[int], n: int):
     return torch.zeros(n, len(MECHANISMS), 2).scatter_reduce_(0, index, at_least, "amax", include_self=True)
 
 
+def _cut(pooled: Sequence[Sequence[float]], weak: float, strong: float) -> list[int]:
+    """(P(level >= 1), P(level 2)) pairs into levels: 2 at or above `strong`, else 1 at or above `weak`, else 0."""
+    return [2 if s[1] >= strong else 1 if s[0] >= weak else 0 for s in pooled]
+
+
 def levels_of(scores, thresholds: Sequence[Sequence[float]]) -> dict[str, list[int]]:
     """Pooled scores cut at (weak, strong) thresholds per mechanism into levels 0/1/2."""
-    out = {}
-    for k, mechanism in enumerate(MECHANISMS):
-        weak, strong = thresholds[k]
-        out[mechanism] = [2 if s[1] >= strong else 1 if s[0] >= weak else 0 for s in scores[:, k].tolist()]
-    return out
+    return {m: _cut(scores[:, k].tolist(), *thresholds[k]) for k, m in enumerate(MECHANISMS)}
 
 
 def tune_thresholds(scores, human: dict[str, list[int]]) -> list[list[float]]:
@@ -185,8 +189,8 @@ def tune_thresholds(scores, human: dict[str, list[int]]) -> list[list[float]]:
         best = None
         for weak in GRID:
             for strong in GRID:
-                judged = [2 if s[1] >= strong else 1 if s[0] >= weak else 0 for s in pairs]
-                key = (quadratic_weighted_kappa(human[mechanism], judged), -abs(weak - 0.5), -abs(strong - 0.5))
+                key = (quadratic_weighted_kappa(human[mechanism], _cut(pairs, weak, strong)),
+                       -abs(weak - 0.5), -abs(strong - 0.5))
                 if best is None or key > best[0]:
                     best = (key, [weak, strong])
         chosen.append(best[1])
@@ -247,9 +251,11 @@ def _fit_frozen(encoder: Encoder, texts, contexts, labels, params: EncoderParams
         keep = y >= 0
         model = LogisticRegression(C=params.c, class_weight="balanced", max_iter=5000, random_state=seed)
         model.fit(x[keep], y[keep])
+        # multinomial: one row per level present; binary: P(second level) = sigmoid(w.x + b) = softmax([0, w.x + b])
+        coef = model.coef_ if len(model.classes_) > 2 else np.stack([np.zeros_like(model.coef_[0]), model.coef_[0]])
+        intercept = model.intercept_ if len(model.classes_) > 2 else np.array([0.0, model.intercept_[0]])
         for row, level in enumerate(model.classes_):
-            weight[k, level] = model.coef_[row] if len(model.classes_) > 2 else (model.coef_[0] * (1 if row else -1))
-            bias[k, level] = model.intercept_[row] if len(model.classes_) > 2 else model.intercept_[0] * (1 if row else -1)
+            weight[k, level], bias[k, level] = coef[row], intercept[row]
     with torch.no_grad():
         encoder.heads.weight.copy_(torch.from_numpy(weight.reshape(-1, x.shape[1])).to(encoder.heads.weight.device))
         encoder.heads.bias.copy_(torch.from_numpy(bias.reshape(-1).astype(np.float32)).to(encoder.heads.bias.device))
@@ -274,7 +280,7 @@ def _fine_tune(encoder: Encoder, texts, contexts, labels, params: EncoderParams,
     generator = torch.Generator().manual_seed(seed)
     encoder.model.train()
     losses = []
-    with tqdm(total=steps, desc="fine-tune", file=sys.stderr, unit="step") as bar:
+    with tqdm(total=steps, desc="fine-tune", file=sys.stderr, unit="step", mininterval=5) as bar:
         for _ in range(params.epochs):
             order = torch.randperm(len(texts), generator=generator).tolist()
             for first in range(0, len(order), params.batch_size):
@@ -335,8 +341,9 @@ def train(examples: Sequence[EpitomeExample], calibration: CalibrationParams) ->
     torch.use_deterministic_algorithms(True, warn_only=True)
     tune, fit = split_by_seeker(list(examples), params.tune_share, calibration.seed + 1)
     if not fit or not tune:
-        raise UserError(f"calibration.encoder.tune_share: {params.tune_share} leaves {len(fit)} dev pairs to train on "
-                        f"and {len(tune)} to tune on; both need some (raise calibration.dev_share or change tune_share)")
+        raise UserError(f"calibration.encoder.tune_share: {params.tune_share} leaves {len(fit)} dev pairs to train "
+                        f"on and {len(tune)} to tune on; both need some (raise calibration.dev_share or change "
+                        "tune_share)")
     folder = encoder_dir(params.model)
     encoder = Encoder.load(folder, params.max_tokens, calibration.seed, device_of(params.device))
     texts, contexts, labels = training_rows(fit, params.unit)
@@ -349,24 +356,24 @@ def train(examples: Sequence[EpitomeExample], calibration: CalibrationParams) ->
         losses = _fine_tune(encoder, texts, contexts, labels, params, calibration.seed)
     else:
         _fit_frozen(encoder, texts, contexts, labels, params, calibration.seed)
-    scores = score(encoder, [e.seeker_post for e in tune], [e.response_post for e in tune], params.unit,
-                   params.batch_size)
+    scores = score(encoder, [e.seeker_post for e in tune], [e.response_post for e in tune], params.model_dump())
     thresholds = tune_thresholds(scores, {m: [getattr(e, m) for e in tune] for m in MECHANISMS})
     meta = {"format": FORMAT, "base_model": params.model, "base_sha256": file_sha256(_weights_file(folder)),
             "training": training_of(calibration, len(examples))}
     return Trained(encoder, thresholds, meta, losses)
 
 
-def score(encoder: Encoder, seekers: Sequence[str], responses: Sequence[str], unit: str, batch_size: int,
-          label: str | None = None):
-    texts, contexts, owner = units_of(seekers, responses, unit)
-    return pooled_scores(probabilities(encoder, texts, contexts, batch_size, label), owner, len(responses))
+def score(encoder: Encoder, seekers: Sequence[str], responses: Sequence[str], params: dict, label: str | None = None):
+    """Pooled (weak, strong) scores per pair and mechanism, read as `params` (calibration.encoder) says."""
+    texts, contexts, owner = units_of(seekers, responses, params["unit"])
+    probs = probabilities(encoder, texts, contexts, params["batch_size"], label, params["precision"])
+    return pooled_scores(probs, owner, len(responses))
 
 
-def predict(trained: Trained, seekers: Sequence[str], responses: Sequence[str], label: str | None = None) -> dict[str, list[int]]:
+def predict(trained: Trained, seekers: Sequence[str], responses: Sequence[str],
+            label: str | None = None) -> dict[str, list[int]]:
     """Levels per mechanism for each (seeker post, response)."""
-    params = trained.meta["training"]["encoder"]
-    scores = score(trained.encoder, seekers, responses, params["unit"], params["batch_size"], label)
+    scores = score(trained.encoder, seekers, responses, trained.meta["training"]["encoder"], label)
     return levels_of(scores, trained.thresholds)
 
 
