@@ -62,7 +62,8 @@ def qwk_row(report: dict) -> str:
 
 def run_variant(name: str, dev, test, synthetic, args) -> dict:
     calibration = calibration_for(VARIANTS[name], args)
-    extra = read_synthetic(ROOT / SYNTHETIC_TRAIN) if calibration.encoder.synthetic_train else []
+    extra = read_synthetic(ROOT / SYNTHETIC_TRAIN) * calibration.encoder.synthetic_repeat \
+        if calibration.encoder.synthetic_train else []
     out_of_fold, fold_s = {}, []
     for fold in range(args.folds):
         train = [e for e in dev if fold_of(e.seeker_id, args.folds) != fold]

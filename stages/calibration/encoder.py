@@ -1,7 +1,8 @@
 """Calibration 4, encoder: train the encoder judge on dev, score every test pair and the synthetic set.
 
 With calibration.encoder.synthetic_train it also trains on calibration/synthetic_train.jsonl:
-hand-labelled synthetic-style pairs with rationales, other than the ones it is scored on.
+hand-labelled synthetic-style pairs with rationales, other than the ones it is scored on, each
+calibration.encoder.synthetic_repeat times.
 
 Writes data/calibration/encoder.safetensors (the trained judge; a DVC output,
 never committed or pushed, since it is derived from research-only data),
@@ -31,7 +32,7 @@ def main() -> None:
     params = load_params().calibration
     dev, test = read_records(DEV, EpitomeExample), read_records(TEST, EpitomeExample)
     scored = test + read_synthetic(SYNTHETIC_LABELS)
-    extra = read_synthetic(SYNTHETIC_TRAIN) if params.encoder.synthetic_train else []
+    extra = read_synthetic(SYNTHETIC_TRAIN) * params.encoder.synthetic_repeat if params.encoder.synthetic_train else []
     start = time.perf_counter()
     trained = encoder.train(dev + extra, params)
     trained_s = time.perf_counter() - start
@@ -39,7 +40,7 @@ def main() -> None:
     encoder.save(trained, MODEL)
     write_records(OUT, [{"id": e.id, **{m: levels[m][i] for m in MECHANISMS}} for i, e in enumerate(scored)])
     write_csv(LOSS, ("step", "loss"), enumerate(trained.losses))
-    print(f"encoder: trained on {len(dev)} dev and {len(extra)} synthetic pairs in {trained_s:.0f} s, "
+    print(f"encoder: trained on {len(dev)} dev and {len(extra)} synthetic pairs (with repeats) in {trained_s:.0f} s, "
           f"scored {len(scored)} pairs in {time.perf_counter() - start - trained_s:.0f} s", file=sys.stderr)
 
 

@@ -487,6 +487,8 @@ class EncoderParams(Section):
     """Inverse regularisation of the frozen variant's logistic regression."""
     synthetic_train: bool = True
     """Also train on calibration/synthetic_train.jsonl: long synthetic-style replies, which Reddit lacks."""
+    synthetic_repeat: int = Field(4, ge=1)
+    """Times each of those pairs is trained on: 81 replies beside ~5,000 EPITOME sentences (benchmarks/ENCODER.md)."""
     tune_share: float = Field(0.2, gt=0.0, lt=1.0)
     """Share of dev seeker posts held back from training to set the pooling thresholds."""
     threads: int | None = Field(None, ge=1)
