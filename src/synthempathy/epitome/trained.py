@@ -39,7 +39,7 @@ def judge_pairs(pairs: Sequence[Pair], judge: JudgeParams, calibration: Calibrat
     the judge section names; refused when it was trained with other calibration params."""
     scorer = judge.scorer
     module, path = _module(scorer), Path(getattr(judge, scorer))
-    loaded = module.load(path)  # checked even for an empty corpus, so a stale file never goes unnoticed
+    loaded = module.load(path)  # checked before the empty-corpus check, so a stale file is named first
     training = module.training(loaded)
     trained = {k: v for k, v in training.items() if k != "dev_pairs"}
     if trained != module.training_of(calibration):
