@@ -186,6 +186,8 @@ def test_a_native_crash_names_the_signal_and_the_python_stack(tmp_path):
 def test_a_load_without_repacked_weights_never_shares_cache_entries():
     """Repacked and plain weights run different kernels and give different tokens, so a
     cache filled with one load must not answer the other (measured in benchmarks/CPU.md)."""
+    if not amx_workaround.decide_here("auto").enabled:
+        pytest.skip("repacked weights crash llama.cpp on this AMX CPU, so no cache can hold both kinds here")
     from synthempathy.core.params import GenerationParams
     from synthempathy.generation.cache import RequestCache
     from synthempathy.generation.generate import Generator, Item, Step
