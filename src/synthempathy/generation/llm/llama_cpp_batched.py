@@ -297,6 +297,10 @@ class BatchedLlamaCppBackend(LlamaCppBackend):
             self._ctx = llama_cpp.llama_init_from_model(llm._model.model, p)
         if not self._ctx:
             raise RuntimeError(f"llama.cpp could not create a context for llm.batch_size {rows}")
+        if self.adapter is not None:  # Llama(lora_path=...) attached it to its own context only
+            adapters = (llama_cpp.llama_adapter_lora_p_ctypes * 1)(llm._lora_adapter)
+            if llama_cpp.llama_set_adapters_lora(self._ctx, adapters, 1, (ctypes.c_float * 1)(1.0)):
+                raise RuntimeError(f"llama.cpp could not apply the adapter {self.adapter.name}")
         self._mem = llama_cpp.llama_get_memory(self._ctx)
         self._batch = llama_cpp.llama_batch_init(p.n_batch, 0, 1)
         self._vocab = llama_cpp.llama_model_get_vocab(llm._model.model)
