@@ -32,7 +32,18 @@ SRC = ROOT / "src"
 PACKAGE = SRC / "synthempathy"
 WHOLE = ("core",)
 """Folders every stage lists whole: params, records and I/O define every output."""
-PIPELINES = {"dvc.yaml": paths.STAGE_FILES, "calibration/dvc.yaml": paths.CALIBRATION_FILES}
+PIPELINES = {"dvc.yaml": paths.STAGE_FILES, "calibration/dvc.yaml": paths.CALIBRATION_FILES,
+             "downstream/dvc.yaml": paths.DOWNSTREAM_FILES}
+PLOTS = {("dvc.yaml", "evaluate"): set(paths.EVALUATE_PLOTS), ("calibration/dvc.yaml", "report"): {paths.CALIBRATION_PLOTS},
+         ("calibration/dvc.yaml", "encoder"): {paths.ENCODER_LOSS},
+         ("downstream/dvc.yaml", "train"): {paths.plot_of("downstream_loss")},
+         ("downstream/dvc.yaml", "score"): {paths.plot_of("downstream_scores")}}
+METRICS = {("calibration/dvc.yaml", "report"): {paths.metrics_of("judge_calibration")},
+           ("downstream/dvc.yaml", "score"): {paths.metrics_of("downstream")},
+           **{("dvc.yaml", name): {paths.metrics_of(name)} for name in paths.STAGE_FILES}}
+PROMPT_SECTIONS = {("downstream/dvc.yaml", "train"): ("downstream",), ("downstream/dvc.yaml", "generate"): ("downstream",),
+                   ("downstream/dvc.yaml", "score"): ("judge",)}
+"""Stages that use the prompts of params sections other than their own name."""
 
 
 def module_file(name: str) -> Path | None:
@@ -124,12 +135,8 @@ def test_data_deps_outs_and_metrics_are_the_declared_paths(dvc_file, name):
     data = {d for d in dep_names(stage) if not d.startswith(("src/", "stages/", "${", "prompts/"))}
     assert data == set(reads)
     assert set(out_names(stage, "outs")) == set(writes)
-    assert set(out_names(stage, "plots")) == (set(paths.EVALUATE_PLOTS) if (dvc_file, name) == ("dvc.yaml", "evaluate")
-                                              else {paths.CALIBRATION_PLOTS} if name == "report"
-                                              else {paths.ENCODER_LOSS} if name == "encoder" else set())
-    metrics = set(out_names(stage, "metrics"))
-    assert metrics == ({paths.metrics_of("judge_calibration")} if name == "report" else {paths.metrics_of(name)}
-                       if dvc_file == "dvc.yaml" else set())
+    assert set(out_names(stage, "plots")) == PLOTS.get((dvc_file, name), set())
+    assert set(out_names(stage, "metrics")) == METRICS.get((dvc_file, name), set())
 
 
 def test_every_package_init_outside_a_listed_folder_holds_no_code():
@@ -149,9 +156,9 @@ def test_prompt_deps_are_interpolated_from_the_params_that_choose_them(dvc_file,
     """A stage named like a params section uses that section's prompt files (the calibration
     judge is the judge); listing them as ${section.key} keeps deps right when params change them."""
     params = load_params(ROOT / "params.yaml")
-    files = prompt_fields(getattr(params, name)) if name in Params.model_fields else {}
+    sections = PROMPT_SECTIONS.get((dvc_file, name), (name,) if name in Params.model_fields else ())
     listed = [d for d in dep_names(stages_of(dvc_file)[name]) if d.startswith(("${", "prompts/"))]
-    assert listed == [f"${{{name}.{field}}}" for field in files]
+    assert listed == [f"${{{section}.{field}}}" for section in sections for field in prompt_fields(getattr(params, section))]
 
 
 def changed_stages(project: Project) -> set[str]:

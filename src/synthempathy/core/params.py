@@ -179,6 +179,9 @@ class LLMParams(Section):
     where a call costs about the same however few tokens it holds (benchmarks/BATCH.md). Outputs
     differ between settings (cache keys and provenance record it); each setting is independent
     of batch composition."""
+    lora_adapter: str | None = None
+    """A LoRA adapter in GGUF applied to the model (the downstream pipeline's tuned model); its sha256 joins
+    the backend identity."""
     seed: int = Field(2025, ge=0)
     max_attempts: int = Field(3, ge=1, le=20)
     """Tries per item (each with a new derived seed) before the item is rejected."""
@@ -219,7 +222,8 @@ class LLMParams(Section):
             raise ValueError("needs llm.batch_size > 1 (batch_size 1 evaluates prompts through create_completion)")
         return value
 
-    @field_validator("model", "n_ctx", "n_threads", "n_batch", "n_gpu_layers", "cpu_repack", "batch_size", "prompt_chunk")
+    @field_validator("model", "n_ctx", "n_threads", "n_batch", "n_gpu_layers", "cpu_repack", "batch_size", "prompt_chunk",
+                     "lora_adapter")
     @classmethod
     def _llama_cpp_only(cls, value: Any, info: ValidationInfo) -> Any:
         if info.data.get("backend") == "openai" and value != cls.model_fields[info.field_name].default:
@@ -514,6 +518,82 @@ class CalibrationParams(Section):
     encoder: EncoderParams = EncoderParams()
 
 
+class LoraParams(Section):
+    """The LoRA the downstream pipeline trains (peft)."""
+
+    r: int = Field(16, ge=1, le=1024)
+    alpha: float = Field(32.0, gt=0)
+    """Scale alpha / r, as peft and llama.cpp apply it."""
+    dropout: float = Field(0.05, ge=0.0, lt=1.0)
+    target_modules: list[str] = Field(
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+        min_length=1)
+    """Attention and MLP projections. Not the embeddings: Gemma ties them to the output layer, and llama.cpp
+    ignores a LoRA there."""
+
+    @field_validator("target_modules")
+    @classmethod
+    def _no_embeddings(cls, modules: list[str]) -> list[str]:
+        tied = [m for m in modules if m in ("embed_tokens", "lm_head")]
+        if tied:
+            raise ValueError(f"{tied[0]} cannot be converted for llama.cpp (tied embeddings); "
+                             "target the attention and MLP projections")
+        return modules
+
+
+class TrainParams(Section):
+    """How the downstream LoRA is trained (transformers' Trainer, loss on the response only)."""
+
+    epochs: float = Field(1.0, gt=0)
+    learning_rate: float = Field(2e-4, gt=0)
+    max_length: int = Field(512, ge=16)
+    """Tokens per training example (the chat-formatted explanation, then the response); longer responses
+    are cut at the end."""
+    batch_size: int = Field(4, ge=1)
+    """Examples per optimizer step."""
+    threads: int | None = Field(None, ge=1)
+    """torch CPU threads (null: torch's default, every core)."""
+
+
+class DownstreamGenerateParams(SamplingParams):
+    """How base and tuned model answer the held-out prompts: the same seeded decoding for both."""
+
+    temperature: float = Field(0.7, ge=0.0, le=5.0)
+    top_p: float = Field(0.9, gt=0.0, le=1.0)
+    repeat_penalty: float = Field(1.15, ge=0.0)
+    max_tokens: int = Field(256, ge=1)
+
+
+class DownstreamParams(Section):
+    """Does the corpus make a model more empathetic? `dvc repro downstream/dvc.yaml` (docs/downstream.md)."""
+
+    prompt: str = Field("prompts/downstream.txt", min_length=1)
+    """How an explanation is put to the model, in training and in generation alike (${explanation})."""
+    base_model: str = Field("embedded", min_length=1)
+    """embedded (Gemma 3 270M, the GGUF the corpus pipeline uses), a local .gguf, or a local Hugging Face
+    model folder (config.json, weights, tokenizer), e.g. Mistral-7B-v0.1 as in the paper."""
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    """Where to train (and, for a Hugging Face folder, generate): auto takes cuda when there is one;
+    bf16 on a GPU, fp32 on a CPU (deterministic)."""
+    seed: int = Field(2025, ge=0)
+    """Chooses the held-out seeds, LoRA initialisation, data order, decoding and bootstrap resamples."""
+    held_out_share: float = Field(0.34, gt=0.0, lt=1.0)
+    """Share of seed situations held out: their explanations are the prompts, none of their pairs is trained on."""
+    max_prompts: int | None = Field(None, ge=1)
+    """At most this many held-out prompts (null: all)."""
+    epitome_prompts: int = Field(0, ge=0)
+    """Also this many seeker posts of EPITOME's test split as prompts (research-only: needs
+    `dvc repro calibration/dvc.yaml` first; never pushed)."""
+    lora: LoraParams = LoraParams()
+    train: TrainParams = TrainParams()
+    generate: DownstreamGenerateParams = DownstreamGenerateParams()
+    judge: Literal["auto", "encoder", "classifier", "llm"] = "auto"
+    """Which judge scores both models' answers; auto: the encoder where it is trained, else the classifier,
+    else the LLM judge (the judge section's settings)."""
+    bootstrap: int = Field(2000, ge=100)
+    """Paired-bootstrap resamples for the 95% intervals of the changes."""
+
+
 class ReleaseParams(Section):
     """What `synthempathy release` writes into the dataset card (no stage reads it)."""
 
@@ -534,6 +614,7 @@ class Params(Section):
     judge: JudgeParams = JudgeParams()
     evaluate: EvaluateParams = EvaluateParams()
     calibration: CalibrationParams = CalibrationParams()
+    downstream: DownstreamParams = DownstreamParams()
     release: ReleaseParams = ReleaseParams()
 
 

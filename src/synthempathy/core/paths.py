@@ -40,6 +40,14 @@ SYNTHETIC_TRAIN = "calibration/synthetic_train.jsonl"
 """Other hand-labelled synthetic-style pairs, with rationales: the encoder judge may also train on them."""
 CALIBRATION_PLOTS = "plots/calibration"
 
+DOWNSTREAM_BASE = "data/downstream/base"
+"""The base model as a Hugging Face folder (converted once from a GGUF), plus base.json naming its source."""
+DOWNSTREAM_TRAIN, DOWNSTREAM_PROMPTS = "data/downstream/train.jsonl", "data/downstream/prompts.jsonl"
+DOWNSTREAM_ADAPTER = "data/downstream/adapter"
+"""The trained LoRA: peft's files, adapter.gguf for llama.cpp and training.json."""
+DOWNSTREAM_RESPONSES = "data/downstream/responses.jsonl"
+DOWNSTREAM_SCORES = "data/downstream/scores.jsonl"
+
 
 def metrics_of(stage: str) -> str:
     """A stage's metrics file (`judge_calibration` for the calibration report)."""
@@ -79,3 +87,15 @@ CALIBRATION_FILES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 }
 """The same for calibration/dvc.yaml (run from the project root). The report also writes
 CALIBRATED, deliberately not as a DVC out (see stages/calibration/report.py)."""
+
+DOWNSTREAM_PLOTS = (plot_of("downstream_loss"), plot_of("downstream_scores"))
+
+DOWNSTREAM_FILES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "base": ((), (DOWNSTREAM_BASE,)),
+    "split": ((CORPUS, EXPLANATIONS), (DOWNSTREAM_TRAIN, DOWNSTREAM_PROMPTS)),
+    "train": ((DOWNSTREAM_BASE, DOWNSTREAM_TRAIN), (DOWNSTREAM_ADAPTER,)),
+    "generate": ((DOWNSTREAM_BASE, DOWNSTREAM_ADAPTER, DOWNSTREAM_PROMPTS), (DOWNSTREAM_RESPONSES,)),
+    "score": ((DOWNSTREAM_RESPONSES, DOWNSTREAM_ADAPTER, CALIBRATED), (DOWNSTREAM_SCORES,)),
+}
+"""The same for downstream/dvc.yaml (run from the project root); the score stage writes
+metrics_of("downstream"), train and score the DOWNSTREAM_PLOTS."""

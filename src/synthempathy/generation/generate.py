@@ -117,11 +117,14 @@ class Generator:
 
     def __init__(self, stage: str, template: Template, params: SamplingParams, llm: LLMParams,
                  backend: Backend, cache: RequestCache, steps: Sequence[Step], grammar: str | None = None,
-                 check: Callable[[dict[str, str]], str | None] | None = None):
+                 check: Callable[[dict[str, str]], str | None] | None = None, as_is: bool = False):
         """`check` validates a finished attempt's fields and returns a problem or None;
-        an attempt with a problem is retried like an empty one (reason "invalid")."""
+        an attempt with a problem is retried like an empty one (reason "invalid").
+        `as_is`: every first attempt is the answer, even empty or cut off at max_tokens (a
+        measurement needs each model's own answer to each prompt, not the ones that passed)."""
         self.stage, self.template, self.params, self.llm = stage, template, params, llm
         self.check = check
+        self.as_is = as_is
         self.grammar = grammar
         # one hash for every grammar the stage uses (just the stage's when no step has its own)
         grammars = list(dict.fromkeys(g for g in (grammar, *(step.grammar for step in steps)) if g))
@@ -175,10 +178,12 @@ class Generator:
             completion = self._call(item, seed, so_far, cuts, step.sampling(self.sampling),
                                     step.grammar or self.grammar)
             tokens += completion.completion_tokens
-            if completion.finish_reason == "length":
-                return fields, completion, tokens, "truncated", f"{step.field}: {completion.text[-200:]}"
             value = clean(completion.text)
-            if not value:
+            if self.as_is:
+                pass
+            elif completion.finish_reason == "length":
+                return fields, completion, tokens, "truncated", f"{step.field}: {completion.text[-200:]}"
+            elif not value:
                 return fields, completion, tokens, "empty", step.field
             fields[step.field] = value
             so_far += completion.text

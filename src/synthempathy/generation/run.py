@@ -21,7 +21,7 @@ from synthempathy.core.params import GenerationParams, LLMParams, Params, Sampli
 from synthempathy.core.records import Reject
 from synthempathy.generation.cache import RequestCache
 from synthempathy.generation.generate import Generator, Item, Outcome, Step
-from synthempathy.generation.llm import make_backend
+from synthempathy.generation.llm import Backend, make_backend
 from synthempathy.generation.prompts import load_grammar, load_template
 
 
@@ -50,6 +50,8 @@ class GenerationStage:
     """Model settings when they differ from params.llm (the judge's own model)."""
     check: Callable[[dict[str, str]], str | None] | None = None
     """Validates an attempt's fields; a problem means retry with a new seed (see Generator)."""
+    as_is: bool = False
+    """Keep every first answer, even empty or cut off (see Generator): the downstream measurement."""
 
     @classmethod
     def of(cls, params: GenerationParams, prompt: str | None = None, **parts: Any) -> GenerationStage:
@@ -59,15 +61,16 @@ class GenerationStage:
 
 
 @contextmanager
-def generator_for(stage: GenerationStage, params: Params) -> Iterator[Generator]:
-    """A Generator for `stage` with the request cache open; the model loads on the first cache miss."""
+def generator_for(stage: GenerationStage, params: Params, backend: Backend | None = None) -> Iterator[Generator]:
+    """A Generator for `stage` with the request cache open; the model loads on the first cache miss.
+    `backend`: one built by the caller (the downstream pipeline's transformers backend), closed here too."""
     template = load_template(stage.prompt, stage.variables)
     llm = stage.llm or params.llm
     cache = RequestCache()
-    backend = make_backend(llm)
+    backend = backend or make_backend(llm)
     try:
         yield Generator(stage.name, template, stage.sampling, llm, backend, cache, stage.steps,
-                        stage.grammar, stage.check)
+                        stage.grammar, stage.check, stage.as_is)
     finally:
         backend.close()
         cache.close()

@@ -191,3 +191,12 @@ def first_gate_problem(pair: BaseModel, p: FilterParams) -> tuple[str, str] | No
         if problem:
             return problem
     return None
+
+
+def explanation_problem(record: BaseModel, p: FilterParams) -> tuple[str, str] | None:
+    """The first of the filter's checks on the explanation alone that fails (text checks, then the
+    first-person and topic gates when gates are on), or None: whether it reads as a seeker's post."""
+    problem = first_problem(record, ("explanation",), p)
+    if problem or not p.gates.enabled:
+        return problem
+    return gate_first_person(record, p) or gate_topic(record, p)

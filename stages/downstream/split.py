@@ -1,0 +1,35 @@
+"""Downstream 2, split: the pairs to train on and the prompts both models answer.
+
+A share of the seed situations (downstream.held_out_share) is held out: their explanations that
+pass the filter's checks on explanations become prompts, and none of their pairs is trained on. With downstream.epitome_prompts, seeker
+posts of EPITOME's test split are prompts too (research-only; the outputs are never pushed).
+Writes data/downstream/train.jsonl (corpus pairs) and data/downstream/prompts.jsonl.
+"""
+
+import sys
+
+from synthempathy.core.jsonl import read_records, write_records
+from synthempathy.core.params import load_params
+from synthempathy.core.paths import CORPUS, DOWNSTREAM_PROMPTS, DOWNSTREAM_TRAIN, EXPLANATIONS
+from synthempathy.core.records import Explanation, Pair
+from synthempathy.core.stage import entry_point
+from synthempathy.downstream.split import epitome_prompts, split
+
+TRAIN, PROMPTS = DOWNSTREAM_TRAIN, DOWNSTREAM_PROMPTS
+
+
+@entry_point
+def main() -> None:
+    everything = load_params()
+    params = everything.downstream
+    pairs = read_records(CORPUS, Pair)
+    train, prompts = split(pairs, read_records(EXPLANATIONS, Explanation), params, everything.filter)
+    real = epitome_prompts(params.epitome_prompts, params.seed)
+    write_records(TRAIN, train)
+    write_records(PROMPTS, prompts + real)
+    print(f"split: {len(train)} of {len(pairs)} corpus pairs to train on; {len(prompts)} held-out explanations"
+          + (f" and {len(real)} EPITOME seeker posts" if real else "") + " as prompts", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
