@@ -245,6 +245,7 @@ def test_the_measurement_sees_warm_training_raise_er_and_ex_and_curt_training_no
                         for m in ("emotional_reaction", "exploration")} for model in ("base", "tuned")}
 
     warm, curt = means("warm"), means("curt")
+    print(f"\nsanity (classifier judge, {len(prompts)} prompts): warm {warm}; curt {curt}")  # benchmarks/DOWNSTREAM.md
     assert warm["base"] == curt["base"]  # the same untuned answers, from the request cache
     for m in ("emotional_reaction", "exploration"):
         assert warm["tuned"][m] > warm["base"][m], (m, warm)
