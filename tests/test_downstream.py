@@ -5,6 +5,7 @@ tests/test_downstream_model.py."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -273,8 +274,6 @@ def test_downstream_params_name_the_key():
 
 
 def test_the_card_shows_a_downstream_result_only_for_the_corpus_it_was_trained_on(tmp_path):
-    import hashlib
-
     import yaml
 
     from synthempathy.card import downstream_result
@@ -303,3 +302,39 @@ def test_the_card_shows_a_downstream_result_only_for_the_corpus_it_was_trained_o
     assert "test QWK ER 0.68, IP 0.71, EX 0.73" in text and "+21%" in text
     corpus.write_text('{"id": "b"}\n')  # another corpus than the one trained on
     assert downstream_result(tmp_path) is None
+
+
+def test_auto_takes_a_trained_judge_only_where_it_is_the_calibrated_one(tmp_path, capsys):
+    from synthempathy.core.params import CalibrationParams, ClassifierParams, JudgeParams
+    from synthempathy.core.records import ModelAnswer
+    from synthempathy.downstream.score import choose_trained, key_of
+    from synthempathy.epitome import classifier
+    from synthempathy.epitome.calibration import trained_identity
+    from synthempathy.epitome.data import load_epitome
+
+    from epitome_fixture import write_epitome_fixture
+
+    calibration = CalibrationParams(classifier=ClassifierParams(min_df=1))
+    classifier.save(classifier.train(load_epitome(write_epitome_fixture(tmp_path / "epitome"))[0], calibration),
+                    tmp_path / "model.pkl")
+    base = load_params(ROOT / "params.yaml")
+
+    def params_with(judge: str):
+        return base.model_copy(update={
+            "calibration": calibration, "downstream": DownstreamParams(judge=judge),
+            "judge": JudgeParams(classifier=str(tmp_path / "model.pkl"), encoder=str(tmp_path / "none.safetensors"))})
+
+    sha = hashlib.sha256((tmp_path / "model.pkl").read_bytes()).hexdigest()
+    calibrated = [{"judge": trained_identity("classifier", sha)}]
+    chosen = choose_trained(params_with("auto"), calibrated)
+    assert chosen is not None and chosen.provenance.scorer == "classifier"
+    assert "no encoder judge (judge.encoder: " in capsys.readouterr().err
+    assert choose_trained(params_with("auto"), []) is None  # trained, but not the calibrated file: the LLM judge
+    assert "not the calibrated one" in capsys.readouterr().err
+    assert choose_trained(params_with("classifier"), []).provenance.scorer == "classifier"  # named: used anyway
+    assert choose_trained(params_with("llm"), calibrated) is None
+    with pytest.raises(UserError, match=r"judge.encoder: .*none.safetensors not found"):
+        choose_trained(params_with("encoder"), calibrated)
+    answer = ModelAnswer(id="p1", source="held_out", category="work", explanation="x", model="tuned", response="y",
+                         provenance=provenance())
+    assert key_of(answer) == "tuned/p1"

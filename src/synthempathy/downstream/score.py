@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from synthempathy.core.errors import UserError
 from synthempathy.core.params import Params
 from synthempathy.core.records import AnswerScore, Judgement, ModelAnswer
-from synthempathy.epitome.calibration import calibration_of, qwk_text, read_calibrated
+from synthempathy.epitome.calibration import calibration_of, qwk_text, read_calibrated, trained_identity
 from synthempathy.epitome.judge import judge_stage
 from synthempathy.epitome.scores import MECHANISMS
 from synthempathy.epitome.trained import TrainedJudge, load_trained
@@ -38,16 +38,11 @@ def choose_trained(params: Params, calibrated: Sequence[Mapping]) -> TrainedJudg
         except UserError as exc:
             print(f"score: no {scorer} judge ({exc})", file=sys.stderr)
             continue
-        if calibration_of([_probe(trained)], calibrated) is not None:
+        identity = trained_identity(scorer, trained.provenance.model_sha256)
+        if any(entry["judge"] == identity for entry in calibrated):
             return trained
         print(f"score: the {scorer} judge at judge.{scorer} is not the calibrated one; skipped", file=sys.stderr)
     return None
-
-
-def _probe(trained: TrainedJudge) -> Judgement:
-    """A judgement carrying the trained judge's provenance, to look its calibration up."""
-    return Judgement(id="-", category="-", emotional_reaction=0, interpretation=0, exploration=0,
-                     provenance=trained.provenance)
 
 
 def key_of(answer: ModelAnswer) -> str:
