@@ -107,6 +107,21 @@ def test_threaded_run_returns_input_order_when_calls_finish_in_reverse():
     assert (stats.model_calls, stats.completion_tokens, stats.kept, stats.items) == (6, 12, 6, 6)
 
 
+def test_a_run_of_one_item_after_a_threaded_run_still_calls_the_model():
+    """The seeds stage grows in rounds on one generator: a round of several items runs on threads, whose
+    end stops its workers; a later round of one item runs in this thread and must not inherit that stop."""
+    backend = ScriptedBackend(lambda prompt, seed: f" story {situation(prompt)}", concurrency=4)
+    template = load_template(ROOT / PARAMS.prompt, {"situation"})
+    cache = RequestCache()
+    try:
+        generator = Generator("brainstorm", template, PARAMS, LLM, backend, cache, (Step("story"),))
+        assert all(o.fields for o in generator.run(items(3)))
+        (alone,) = generator.run([Item(id="later", values={"situation": "Moving house"})])
+    finally:
+        cache.close()
+    assert alone.fields == {"story": "story Moving house"} and len(backend.calls) == 4
+
+
 def test_an_error_in_one_worker_ends_the_run_with_that_error():
     def reply(prompt, seed):
         if situation(prompt) == SITUATIONS[3]:

@@ -224,6 +224,7 @@ class Generator:
     def run(self, items: Sequence[Item]) -> list[Outcome]:
         """Generate every item; outcomes in input order. Ctrl-C stops cleanly, keeping cached calls."""
         start, tokens_before = time.monotonic(), self.stats.model_tokens
+        self._stopping = threading.Event()  # a new run: an earlier threaded run's stop must not carry over
         outcomes: list[Outcome] = [None] * len(items)  # type: ignore[list-item]  # all filled on return
         done = 0
         bar = tqdm(total=len(items), desc=self.stage, unit="item", dynamic_ncols=True, file=sys.stderr)
