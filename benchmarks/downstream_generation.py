@@ -58,7 +58,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     print("| engine | prompts | tokens | seconds | tok/s |\n|---|---|---|---|---|")
     for rows in (1, 8):
-        llm = llama_cpp_params(params, source, adapter / GGUF_FILE)
+        llm = llama_cpp_params(params, adapter / GGUF_FILE)
         run(f"llama.cpp, batch_size {rows}", llm=llm.model_copy(update={"batch_size": rows}))
     run("transformers generate, fp32", TransformersBackend(Path(DOWNSTREAM_BASE), source.name, source.sha256, "cpu",
                                                            adapter, file_sha256(adapter / PEFT_WEIGHTS)))

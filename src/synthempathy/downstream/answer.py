@@ -30,7 +30,7 @@ LLAMA_CPP_KEYS = ("n_ctx", "n_threads", "n_batch", "n_gpu_layers", "cpu_repack",
 """llm's settings that carry over to the downstream models in llama.cpp."""
 
 
-def llama_cpp_params(params: Params, source: BaseSource, adapter: Path | None) -> LLMParams:
+def llama_cpp_params(params: Params, adapter: Path | None) -> LLMParams:
     """The llm settings for the base GGUF (with the adapter for the tuned model), validated."""
     carried = params.llm.model_dump(include=set(LLAMA_CPP_KEYS))
     return LLMParams.model_validate({**carried, "backend": "llama_cpp", "model": params.downstream.base_model,
@@ -44,7 +44,7 @@ def backend_for(model: Model, params: Params, source: BaseSource, base_dir: Path
     """(a backend the caller built, or None for make_backend to build one from the llm params; those params)."""
     adapter = adapter_dir if model == "tuned" else None
     if source.kind == "gguf":
-        return None, llama_cpp_params(params, source, adapter / GGUF_FILE if adapter else None)
+        return None, llama_cpp_params(params, adapter / GGUF_FILE if adapter else None)
     from synthempathy.core.hashing import file_sha256
     from synthempathy.downstream.transformers_backend import TransformersBackend
 
@@ -67,7 +67,8 @@ def answer(prompts: Sequence[HeldOutPrompt], params: Params, source: BaseSource,
                                provenance=provenance[STAGE])
 
         stage = GenerationStage(name=STAGE, variables={"explanation"}, steps=(Step("response"),), build=build,
-                                sampling=params.downstream.generate, prompt=params.downstream.prompt, llm=llm, as_is=True)
+                                sampling=params.downstream.generate, prompt=params.downstream.prompt, llm=llm,
+                                as_is=True)
         with generator_for(stage, params, backend) as generator:
             outcomes = generator.run([item for _, item in inputs])
         kept, _ = build_records(stage, inputs, outcomes)
