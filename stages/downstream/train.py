@@ -40,6 +40,8 @@ def main() -> None:
         shutil.rmtree(tmp / "trainer", ignore_errors=True)
         config = json.loads((tmp / "adapter_config.json").read_text(encoding="utf-8"))
         config["base_model_name_or_path"] = source.name  # not the absolute path: same bytes on every machine
+        if isinstance(config.get("target_modules"), list):  # peft keeps a set: its order changes per process
+            config["target_modules"] = sorted(config["target_modules"])
         write_json(tmp / "adapter_config.json", config)
         if source.kind == "gguf":
             lora_gguf.convert(tmp, Path(resolve_base(params.base_model).path), tmp / GGUF_FILE)
