@@ -298,7 +298,7 @@ def test_the_card_shows_a_downstream_result_only_for_the_corpus_it_was_trained_o
                                                           "EX_qwk": 0.73}}))
     text = downstream_result(tmp_path)
     assert "`embedded` on 16 pairs" in text and "9 held-out prompts" in text
-    assert "from 1.2 to 1.35, a change of +12.5% [-3.0, +30.2]" in text and "IP undefined (base mean 0)" in text
+    assert "from 1.20 to 1.35, a change of +12.5% [-3.0, +30.2]" in text and "IP undefined (base mean 0)" in text
     assert "test QWK ER 0.68, IP 0.71, EX 0.73" in text and "+21%" in text
     corpus.write_text('{"id": "b"}\n')  # another corpus than the one trained on
     assert downstream_result(tmp_path) is None

@@ -131,7 +131,7 @@ def downstream_result(root: Path) -> str | None:
              if judge.get("calibrated") else "by a judge that was never calibrated against human labels")
     return (f"A LoRA fine-tune of `{base_model}` on {figures['train_pairs']} pairs of this corpus (seed situations "
             f"held out) answered {block['prompts']} held-out prompts; against the untuned model its EPITOME total "
-            f"(0-6) went from {block['base']['total']['mean']} to {block['tuned']['total']['mean']}, a change of "
+            f"(0-6) went from {block['base']['total']['mean']:.2f} to {block['tuned']['total']['mean']:.2f}, a change of "
             f"{change('total')} (95% paired-bootstrap interval); ER {change('ER')}, IP {change('IP')}, "
             f"EX {change('EX')}, scored {trust}. The paper reports +21% for Mistral 7B fine-tuned on its 105k pairs.")
 
