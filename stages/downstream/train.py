@@ -6,7 +6,6 @@ step for `dvc plots show downstream/dvc.yaml`. The folder is built aside and mov
 when complete, so Ctrl-C or a failure leaves the previous adapter, never half of one.
 """
 
-import json
 import shutil
 import sys
 from pathlib import Path
@@ -36,13 +35,7 @@ def main() -> None:
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         trained = train_lora(training_folder(BASE, params.base_model), [(p.explanation, p.response) for p in pairs],
-                             template, params, tmp)
-        shutil.rmtree(tmp / "trainer", ignore_errors=True)
-        config = json.loads((tmp / "adapter_config.json").read_text(encoding="utf-8"))
-        config["base_model_name_or_path"] = source.name  # not the absolute path: same bytes on every machine
-        if isinstance(config.get("target_modules"), list):  # peft keeps a set: its order changes per process
-            config["target_modules"] = sorted(config["target_modules"])
-        write_json(tmp / "adapter_config.json", config)
+                             template, params, tmp, base_name=source.name)
         if source.kind == "gguf":
             lora_gguf.convert(tmp, Path(resolve_base(params.base_model).path), tmp / GGUF_FILE)
         write_json(tmp / TRAINING_FILE, {

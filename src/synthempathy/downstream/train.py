@@ -12,7 +12,9 @@ Deterministic on a CPU: the same params, seed and thread count give the same ada
 
 from __future__ import annotations
 
+import json
 import math
+import shutil
 import sys
 import time
 from collections.abc import Sequence
@@ -21,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from synthempathy.core.errors import UserError
+from synthempathy.core.jsonl import write_json
 from synthempathy.core.params import DownstreamParams
 from synthempathy.downstream.base_model import resolve_device
 from synthempathy.generation.prompts import Template
@@ -108,8 +111,10 @@ def _loss_bar():
 
 
 def train_lora(base_dir: Path, pairs: Sequence[tuple[str, str]], template: Template, params: DownstreamParams,
-               out: Path) -> Trained:
-    """Train a LoRA on (explanation, response) pairs and save it with peft into `out`."""
+               out: Path, base_name: str | None = None) -> Trained:
+    """Train a LoRA on (explanation, response) pairs and save it with peft into `out`; adapter_config.json
+    names the base `base_name` (not peft's path to it) and lists target_modules sorted (peft keeps a set,
+    whose order changes between processes), so the same training writes the same bytes anywhere."""
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer, TrainingArguments, set_seed
@@ -159,6 +164,13 @@ def train_lora(base_dir: Path, pairs: Sequence[tuple[str, str]], template: Templ
     if not all(math.isfinite(x) for x in losses):
         raise UserError(f"downstream.train.learning_rate: training diverged (loss {losses[-1]}); lower it")
     model.save_pretrained(out)
+    shutil.rmtree(out / "trainer", ignore_errors=True)  # the Trainer's output_dir; nothing is saved there
+    config_path = out / "adapter_config.json"
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    config["target_modules"] = sorted(config["target_modules"])
+    if base_name is not None:
+        config["base_model_name_or_path"] = base_name
+    write_json(config_path, config)
     return Trained(losses=losses, examples=len(examples), cut=sum(
         len(e.input_ids) == train.max_length for e in examples), response_tokens=sum(
         sum(label != IGNORE for label in e.labels) for e in examples), seconds=seconds)

@@ -179,11 +179,9 @@ class Generator:
                                     step.grammar or self.grammar)
             tokens += completion.completion_tokens
             value = clean(completion.text)
-            if self.as_is:
-                pass
-            elif completion.finish_reason == "length":
+            if not self.as_is and completion.finish_reason == "length":
                 return fields, completion, tokens, "truncated", f"{step.field}: {completion.text[-200:]}"
-            elif not value:
+            if not self.as_is and not value:
                 return fields, completion, tokens, "empty", step.field
             fields[step.field] = value
             so_far += completion.text
