@@ -62,13 +62,12 @@ from synthempathy.generation.prompts import load_template  # noqa: E402
 
 def steps_for(which: str, respond) -> tuple[Step, ...]:
     """`response`: the response step alone (one long generation per item); `chain`: the respond
-    stage's three Chain-of-Empathy steps, its emotion grammar included."""
+    stage's three Chain-of-Empathy steps, its emotion list included."""
     if which == "response":
         return (Step("response", "\nResponse:"),)
-    sys.path.insert(0, str(ROOT / "stages"))
-    from respond import respond_steps
+    from synthempathy.generation.chain_of_empathy import respond_steps
 
-    return respond_steps(respond.model_copy(update={"chain_of_empathy": True, "use_emotion_grammar": True}), ROOT)
+    return respond_steps(respond.model_copy(update={"chain_of_empathy": True, "use_emotion_list": True}), ROOT)
 
 
 def run_once(llm: LLMParams, sampling, items, order: list[int], steps: tuple[Step, ...]) -> dict:

@@ -72,12 +72,11 @@ def compliance_with_and_without_guidance(rows: list[dict]) -> dict:
     from synthempathy.generation.prompts import load_guidance, load_template
     from synthempathy.quality.safety import check_response
 
-    sys.path.insert(0, str(ROOT / "stages"))
-    from respond import respond_steps
+    from synthempathy.generation.chain_of_empathy import respond_steps
 
     params = load_params(ROOT / "params.yaml")
     respond = params.respond
-    steps = respond_steps(respond.model_copy(update={"chain_of_empathy": True, "use_emotion_grammar": True}), ROOT)
+    steps = respond_steps(respond.model_copy(update={"chain_of_empathy": True, "use_emotion_list": True}), ROOT)
     template = load_template(ROOT / respond.prompt, {"explanation", "guidance"})
     guidance = load_guidance(ROOT / respond.safety_guidance, ROOT / respond.prompt, "respond.safety_guidance")
     risky = [r for r in rows if r["category"] != "none"]

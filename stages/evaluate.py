@@ -40,6 +40,13 @@ def diversity(pairs: list[Pair], field: str, sample: int) -> dict[str, float]:
     }
 
 
+def emotion_spread(pairs: list[Pair]) -> dict[str, float]:
+    """Distinct emotions named and the most common one's share of the pairs that name any."""
+    named = [set(p.emotion.split(" and ")) for p in pairs if p.emotion]
+    counts = Counter(e for n in named for e in n)
+    return {"distinct": len(counts), "top_share": round(max(counts.values()) / len(named), 4) if named else 0.0}
+
+
 def toxicity_after_filter(pairs: list[Pair], params: Params) -> dict[str, float]:
     """Share of kept pairs the filter's scorer still flags (either field), and the highest score."""
     tox = params.filter.toxicity
@@ -83,6 +90,7 @@ def main() -> None:
         "explanation_words": {**lengths["explanation"], "paper_mean": ev.paper.explanation_words_mean},
         "response_words": {**lengths["response"], "paper_mean": ev.paper.response_words_mean},
         "diversity": {field: diversity(pairs, field, ev.diversity_sample) for field in FIELDS},
+        "emotions": emotion_spread(pairs),
         "toxicity": toxicity_after_filter(pairs, params),
         "funnel": funnel(len(pairs), rejects),
         "per_category": dict(sorted(Counter(p.category for p in pairs).items())),

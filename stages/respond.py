@@ -1,48 +1,27 @@
 """Stage 3, respond: one Chain-of-Empathy response per explanation (paper mean 153.7 words).
 
-The model names the emotion, reasons about its cause, then responds, each
-step led in by its label; all three are kept in the pair. With
-`respond.chain_of_empathy: false` it answers directly from
-`respond.direct_prompt` instead: the baseline that shows what CoE buys.
+The steps (emotion from respond.emotion_list, cause, response) are in
+generation/chain_of_empathy.py. With `respond.chain_of_empathy: false` it answers
+directly from `respond.direct_prompt` instead: the baseline that shows what CoE buys.
 An explanation that discloses a crisis (quality/safety.py) gets `respond.safety_guidance`,
 a worked safe-messaging example, at the prompt's ${guidance}; the others get
 nothing there, so their prompts are as before.
 Reads data/explanations/explanations.jsonl, writes data/pairs/pairs.jsonl.
 """
 
-from dataclasses import replace
-from pathlib import Path
-
 from synthempathy.core.jsonl import read_records
-from synthempathy.core.params import RespondParams, load_params
+from synthempathy.core.params import load_params
 from synthempathy.core.paths import EXPLANATIONS, PAIR_REJECTS, PAIRS, metrics_of
 from synthempathy.core.records import Explanation, Pair
 from synthempathy.core.stage import entry_point
-from synthempathy.generation.generate import Item, Step
-from synthempathy.generation.prompts import load_grammar, load_guidance
+from synthempathy.generation.chain_of_empathy import respond_steps
+from synthempathy.generation.generate import Item
+from synthempathy.generation.prompts import load_guidance
 from synthempathy.generation.run import GenerationStage, run_generation
 from synthempathy.quality.safety import flag
 
 IN = EXPLANATIONS
-# The template ends at "Emotion:"; the cause and the response are led in by their labels.
-CHAIN_OF_EMPATHY = (
-    Step("emotion", single_line=True),
-    Step("cause", "\nCause:", single_line=True),
-    Step("response", "\nResponse:"),
-)
-# The baseline template ends at "Response:".
-DIRECT = (Step("response"),)
 OUT, REJECTS, METRICS = PAIRS, PAIR_REJECTS, metrics_of("respond")
-
-
-def respond_steps(respond: RespondParams, root: Path = Path(".")) -> tuple[Step, ...]:
-    """The steps this stage runs: Chain-of-Empathy, its emotion step held to respond.emotion_grammar
-    when that is on, or the direct baseline. (Benchmarks and tests take them from here too.)"""
-    if not respond.chain_of_empathy:
-        return DIRECT
-    emotion, *rest = CHAIN_OF_EMPATHY
-    grammar = load_grammar(root / respond.emotion_grammar, "respond.emotion_grammar") if respond.use_emotion_grammar else None
-    return (replace(emotion, grammar=grammar), *rest)
 
 
 @entry_point

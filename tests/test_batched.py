@@ -15,6 +15,8 @@ import pytest
 from synthempathy.core.errors import UserError
 from synthempathy.core.params import GenerationParams, LLMParams, SamplingParams, load_params
 from synthempathy.generation.cache import RequestCache
+from synthempathy.generation.chain_of_empathy import respond_steps
+from synthempathy.generation.choice import load_choices
 from synthempathy.generation.generate import Generator, Item, Step
 from synthempathy.generation.llm import Backend, make_backend
 from synthempathy.generation.llm.llama_cpp import LlamaCppBackend
@@ -202,23 +204,23 @@ EXPLANATIONS = [f"I have been dealing with {s.lower()} and I keep lying awake th
 
 def chain_of_empathy():
     """respond's steps as the stage builds them from params.yaml: Chain-of-Empathy with its emotion
-    grammar (so the lazy grammar path runs too)."""
-    sys.path.insert(0, str(ROOT / "stages"))
-    from respond import respond_steps
-
+    named from the list (so the scoring path runs in the slots too)."""
     return respond_steps(load_params(ROOT / "params.yaml").respond, ROOT)
 
 
 class Recording(Backend):
-    """Passes calls to `inner` and keeps (prompt, sampling, seed, grammar, completion) of each."""
+    """Passes calls to `inner` and keeps (prompt, sampling, seed) of each (seed None for a score)."""
 
     def __init__(self, inner: Backend):
         self.inner, self.identity, self.concurrency, self.calls = inner, inner.identity, inner.concurrency, []
 
     def complete(self, prompt, sampling, seed, grammar=None):
-        completion = self.inner.complete(prompt, sampling, seed, grammar)
-        self.calls.append((prompt, sampling, seed, grammar, completion))
-        return completion
+        self.calls.append((prompt, sampling, seed))
+        return self.inner.complete(prompt, sampling, seed, grammar)
+
+    def score(self, prompt, continuations, sampling):
+        self.calls.append((prompt, sampling, None))
+        return self.inner.score(prompt, continuations, sampling)
 
 
 def run_respond(cache: RequestCache, order: list[int], prompt_chunk: int = 0):
@@ -246,20 +248,24 @@ def test_a_step_that_reuses_the_previous_steps_prompt_matches_one_evaluated_from
     slot still holds; a run resumed after a kill (earlier steps from the cache) evaluates it
     again. Both must give the same answers, whatever the arrival order, with prompts evaluated
     alone or in prompt steps."""
-    fresh, timing, calls, gen = run_respond(RequestCache(tmp_path / "fresh.sqlite"), [0, 1, 2, 3, 4], prompt_chunk)
+    first = RequestCache(tmp_path / "fresh.sqlite")
+    fresh, timing, calls, gen = run_respond(first, [0, 1, 2, 3, 4], prompt_chunk)
     assert timing.reused_tokens > 0  # the kept prompts were used, not re-evaluated
     assert {step_of(call[0]) for call in calls} == {1, 2, 3}
+    assert all(seed is None for prompt, _, seed in calls if step_of(prompt) == 1)  # the emotion was scored
     for k in (1, 2):  # killed after step k of every item: the cache holds steps 1..k
         cache = RequestCache(tmp_path / f"killed-after-{k}.sqlite")
-        for prompt, sampling, seed, grammar, completion in calls:
+        for prompt, sampling, seed in calls:
             if step_of(prompt) <= k:
-                cache.put(gen.request_key(prompt, sampling, seed, grammar), completion.to_dict())
+                key = gen.request_key(prompt, sampling, seed, gen.steps[step_of(prompt) - 1])
+                cache.put(key, first.get(key))
         resumed, timing, recomputed, _ = run_respond(cache, [4, 2, 0, 3, 1], prompt_chunk)
         assert resumed == fresh, k
         assert min(step_of(call[0]) for call in recomputed) == k + 1  # step k + 1 starts from a cold slot
     assert timing.reused_tokens == 0  # after step 2: the response steps evaluated their prompts anew
-    emotions = (ROOT / "prompts/emotion.gbnf").read_text()
-    named = [e for fields, _, _ in fresh.values() if fields for e in fields["emotion"].split(" and ")]
-    assert all(f'"{e}"' in emotions for e in named)  # the lazily checked grammar held
+    emotions = load_choices(ROOT / "prompts/emotions.txt", "respond.emotion_list")
+    named = [first.get(gen.request_key(prompt, sampling, seed, gen.steps[0]))["text"].strip().split(" and ")
+             for prompt, sampling, seed in calls if step_of(prompt) == 1 and "N/A" not in prompt.suffix]
+    assert len(named) == 5 and all(set(n) <= set(emotions) and len(set(n)) == len(n) for n in named), named
     # the comparison covers the last step: its text is in `fields` or, cut at max_tokens, in `detail`
     assert sum(not reason or detail.startswith("response:") for _, reason, detail in fresh.values()) >= 2

@@ -145,32 +145,38 @@ def test_format_chat_keeps_static_prefix_reusable():
 
 
 @pytest.mark.model
-def test_a_step_grammar_shapes_that_step_only_and_one_stage_grammar_keeps_its_hash(isolated_cache):
+def test_a_choice_step_names_listed_emotions_by_likelihood_and_one_stage_grammar_keeps_its_hash(isolated_cache):
     import hashlib
-    import re
 
-    from synthempathy.generation.prompts import load_grammar
+    from synthempathy.generation.choice import continuations, load_choices
 
-    emotion = load_grammar(ROOT / "prompts" / "emotion.gbnf", "respond.emotion_grammar")
+    emotions = load_choices(ROOT / "prompts" / "emotions.txt", "respond.emotion_list")
     respond = GenerationParams(prompt="prompts/respond.txt", temperature=0.7, max_tokens=96, stop=["###", "\n\n"])
     template = load_template(ROOT / respond.prompt, {"explanation", "guidance"})
-    steps = (Step("emotion", single_line=True, grammar=emotion), Step("cause", "\nCause:", single_line=True))
+    steps = (Step("emotion", single_line=True, choices=emotions), Step("cause", "\nCause:", single_line=True))
+    texts = ["I lost my job on Friday and I have no idea how I am going to pay rent next month.",
+             "My best friend stopped answering my messages and I keep wondering what I did wrong."]
     backend, cache = make_backend(LLM), RequestCache()
     try:
         gen = Generator("respond", template, respond, LLM, backend, cache, steps)
-        outcomes = gen.run([Item(id=f"e{i}", values={"explanation": text, "guidance": ""}) for i, text in enumerate([
-            "I lost my job on Friday and I have no idea how I am going to pay rent next month.",
-            "My best friend stopped answering my messages and I keep wondering what I did wrong."])])
+        outcomes = gen.run([Item(id=f"e{i}", values={"explanation": text, "guidance": ""})
+                            for i, text in enumerate(texts)])
+        # scoring every entry at once equals scoring each alone: shared starts change no number
+        prompt = template.render(explanation=texts[0], guidance="")
+        both = backend.score(prompt, continuations(emotions[:3]), respond).logprobs
+        alone = [backend.score(prompt, [text], respond).logprobs[0] for text in continuations(emotions[:3])]
+        assert both == alone and all(x < 0 for x in both)
     finally:
         backend.close()
         cache.close()
     kept = [o for o in outcomes if o.fields is not None]  # a cause may still run long or come back empty
     assert kept, [(o.reason, o.detail) for o in outcomes]
     for outcome in kept:
-        assert re.fullmatch(r"[a-z][a-z'-]*( [a-z][a-z'-]*){0,3}", outcome.fields["emotion"]), outcome.fields
-        assert outcome.fields["cause"]  # the next step is free text again
-        assert outcome.provenance.grammar_sha256 == hashlib.sha256(emotion.encode()).hexdigest()
-    # a stage grammar and no step grammar: the hash every earlier judgement carries
+        named = outcome.fields["emotion"].split(" and ")
+        assert set(named) <= set(emotions) and len(set(named)) == len(named), outcome.fields
+        assert outcome.fields["cause"]  # the next step is free text
+        assert outcome.provenance.grammar_sha256 == hashlib.sha256("\n".join(emotions).encode()).hexdigest()
+    # a stage grammar and no list: the hash every earlier judgement carries
     stage_only = Generator("judge", template, respond, LLM, backend, RequestCache(), (Step("x"),), "root ::= [0-2]")
     assert stage_only.grammar_sha256 == hashlib.sha256(b"root ::= [0-2]").hexdigest()
     stage_only.cache.close()

@@ -502,6 +502,15 @@ def test_chat_format_posts_one_user_message(fake):
     assert "prompt" not in body
 
 
+def test_a_server_cannot_score_a_list_and_says_how_to_turn_it_off(fake):
+    srv = fake()
+    backend, _ = backend_for(srv.base_url)
+    with pytest.raises(UserError, match=r"^the openai backend cannot score a list's entries .*"
+                                        r"respond\.use_emotion_list: false"):
+        backend.score(PROMPT, [" fear\n"], SAMPLING)
+    assert srv.requests == []  # nothing was sent
+
+
 # -- params ------------------------------------------------------------------
 
 def write_llm(tmp_path: Path, **llm) -> Path:

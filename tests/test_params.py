@@ -54,7 +54,9 @@ def test_unknown_key_is_named_with_its_line(tmp_path):
         (lambda d: d["release"].update(license=""), "release.license"),
         (lambda d: d["filter"]["min_words"].update(explantion=5), "filter.min_words.explantion"),
         (lambda d: d["respond"].update(safety_guidance=None), "respond.safety_guidance: .*respond.use_safety_guidance"),
-        (lambda d: d["respond"].update(emotion_grammar=None), "respond.emotion_grammar: .*respond.use_emotion_grammar"),
+        (lambda d: d["respond"].update(emotion_list=None), "respond.emotion_list: .*respond.use_emotion_list"),
+        (lambda d: d["respond"].update(emotion_grammar="prompts/emotion.gbnf"),
+         "respond.emotion_grammar: unknown key, replaced by respond.emotion_list"),
     ],
 )
 def test_bad_values_name_the_key(tmp_path, mutate, key):

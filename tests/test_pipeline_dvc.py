@@ -68,6 +68,8 @@ def test_repro_builds_a_valid_corpus_with_metrics(project):
     for path in sorted((project.path / "metrics").glob("*.json")):  # numbers to diff; names live in provenance
         assert not strings_in(json.loads(path.read_text())), path.name
     assert set(evaluate["diversity"]) == {"explanation", "response"}
+    named = [pair.emotion.split(" and ") for pair in pairs]
+    assert evaluate["emotions"]["distinct"] == len({e for n in named for e in n})
     assert evaluate["toxicity"]["flagged_rate"] == 0.0  # the filter removed what its scorer flags
     err = project.first_repro.stderr + project.first_repro.stdout
     assert "brainstorm: 2 items ->" in err  # one-line summary

@@ -70,8 +70,8 @@ def test_a_missing_or_empty_grammar_names_its_param_and_file(tmp_path):
     from synthempathy.core.errors import UserError
     from synthempathy.generation.prompts import load_grammar
 
-    with pytest.raises(UserError, match=r"^params.yaml: respond.emotion_grammar: \S+nope.gbnf: grammar file not found$"):
-        load_grammar(tmp_path / "nope.gbnf", "respond.emotion_grammar")
+    with pytest.raises(UserError, match=r"^params.yaml: judge.grammar: \S+nope.gbnf: grammar file not found$"):
+        load_grammar(tmp_path / "nope.gbnf", "judge.grammar")
     (tmp_path / "empty.gbnf").write_text("\n")
     with pytest.raises(UserError, match=r"rewrite.grammar: \S+empty.gbnf: grammar file is empty"):
         load_grammar(tmp_path / "empty.gbnf", "rewrite.grammar")

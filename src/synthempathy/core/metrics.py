@@ -67,6 +67,15 @@ class ToxicityMetrics(Metrics):
     max_score: float
 
 
+class EmotionMetrics(Metrics):
+    """How the Chain-of-Empathy emotions spread over the corpus (benchmarks/EMOTION.md)."""
+
+    distinct: int
+    """Entries named at least once (0 for the direct baseline, which names none)."""
+    top_share: float
+    """Share of pairs that name the most common entry: near 1 means one emotion for every post."""
+
+
 class FunnelMetrics(Metrics):
     brainstorm_in: int
     rewrite_in: int
@@ -84,6 +93,7 @@ class EvaluateMetrics(Metrics):
     explanation_words: WordStats
     response_words: WordStats
     diversity: dict[str, DiversityMetrics]
+    emotions: EmotionMetrics
     toxicity: ToxicityMetrics
     funnel: FunnelMetrics
     per_category: dict[str, int]

@@ -345,18 +345,19 @@ class RespondParams(GenerationParams):
     (quality/safety.py): a worked example of a safe-messaging response. Chain-of-Empathy only."""
     use_safety_guidance: bool = True
     """False: every explanation gets the same prompt."""
-    emotion_grammar: str = Field("prompts/emotion.gbnf", min_length=1)
-    """GBNF file for the emotion step alone: prompts/emotion.gbnf picks one or two emotions
-    from a closed list, so no label, sentence or non-emotion comes back (the embedded model
-    wrote a malformed emotion for 98% of raw pairs without it)."""
-    use_emotion_grammar: bool = True
-    """False: the emotion step is free text."""
+    emotion_list: str = Field("prompts/emotions.txt", min_length=1)
+    """The emotions the Chain-of-Empathy emotion step picks from, one per line: the model names
+    one or two, the ones it finds most likely given the explanation (generation/choice.py), so no
+    label, sentence or non-emotion comes back (the embedded model wrote a malformed emotion for
+    98% of raw pairs when it wrote its own)."""
+    use_emotion_list: bool = True
+    """False: the emotion step is free text (also the way through a server, which cannot score)."""
 
-    @field_validator("safety_guidance", "emotion_grammar", mode="before")
+    @field_validator("safety_guidance", "emotion_list", mode="before")
     @classmethod
     def _a_path_not_null(cls, value: Any, info: ValidationInfo) -> Any:
         if value is None:  # dvc.yaml interpolates these paths as deps, and DVC cannot interpolate null
-            switch = "use_safety_guidance" if info.field_name == "safety_guidance" else "use_emotion_grammar"
+            switch = "use_safety_guidance" if info.field_name == "safety_guidance" else "use_emotion_list"
             raise ValueError(f"must be a file (dvc.yaml tracks it); to turn it off set respond.{switch}: false")
         return value
 
@@ -639,6 +640,13 @@ def load_params(path: str | Path = "params.yaml") -> Params:
         raise UserError(describe_validation_error(exc, path, text)) from None
 
 
+RENAMED = {
+    "respond.emotion_grammar": "respond.emotion_list (a plain list, one emotion per line: prompts/emotions.txt)",
+    "respond.use_emotion_grammar": "respond.use_emotion_list",
+}
+"""Keys an older params.yaml may still hold: the error says what replaced them."""
+
+
 def describe_validation_error(exc: ValidationError, path: Path, text: str) -> str:
     """Turn pydantic's report into one line: file:line: dotted.key: problem (got value)."""
     parts = []
@@ -649,7 +657,7 @@ def describe_validation_error(exc: ValidationError, path: Path, text: str) -> st
         where = f"{path}:{line}" if line else str(path)
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
-            msg = "unknown key"
+            msg = f"unknown key, replaced by {RENAMED[key]}" if key in RENAMED else "unknown key"
         got = "" if err["type"] in ("extra_forbidden", "missing") else f" (got {err.get('input')!r})"
         parts.append(f"{where}: {key}: {msg}{got}")
     return "; ".join(parts)

@@ -26,6 +26,7 @@ from tqdm import tqdm
 from synthempathy.core.errors import UserError
 from synthempathy.core.params import LLMParams, SamplingParams, sampling_of
 from synthempathy.core.records import Provenance
+from synthempathy.generation import choice
 from synthempathy.generation.cache import RequestCache, request_key
 from synthempathy.generation.llm import Backend, Completion
 from synthempathy.generation.prompts import Prompt, Template
@@ -59,9 +60,9 @@ class Step:
     lead_in: str = ""
     single_line: bool = False
     """Also stop at the end of the line (for short steps such as the emotion)."""
-    grammar: str | None = None
-    """GBNF for this step alone, in place of the stage's grammar: cheap for a step of a
-    few tokens (respond.emotion_grammar), where the whole-vocabulary cost above is small."""
+    choices: tuple[str, ...] = ()
+    """Entries this step names one or two of, the likeliest given the prompt, instead of
+    sampling (generation/choice.py: Chain-of-Empathy's emotion, respond.emotion_list)."""
 
     def sampling(self, base: SamplingParams) -> SamplingParams:
         return base.model_copy(update={"stop": [*base.stop, "\n"]}) if self.single_line else base
@@ -126,30 +127,33 @@ class Generator:
         self.check = check
         self.as_is = as_is
         self.grammar = grammar
-        # one hash for every grammar the stage uses (just the stage's when no step has its own)
-        grammars = list(dict.fromkeys(g for g in (grammar, *(step.grammar for step in steps)) if g))
-        self.grammar_sha256 = hashlib.sha256("\n".join(grammars).encode()).hexdigest() if grammars else None
+        # one hash for everything that constrains the answers: the stage's grammar, any step's list
+        constraints = [g for g in (grammar, *("\n".join(step.choices) for step in steps)) if g]
+        self.grammar_sha256 = hashlib.sha256("\n".join(constraints).encode()).hexdigest() if constraints else None
         self.backend, self.cache, self.steps = backend, cache, tuple(steps)
         self.identity = backend.identity
         self.sampling = sampling_of(params)
         self.stats = StageStats()
         self._lock = threading.Lock()  # guards stats when items run on worker threads
         self._stopping = threading.Event()  # set when a threaded run ends early: workers start no new calls
+        self._neutral: dict[str, list[float]] = {}  # a choice's scores given no text (choice.neutral_values)
 
-    def request_key(self, prompt: Prompt, sampling: SamplingParams, seed: int, grammar: str | None) -> str:
-        """The request cache's key for one model call: everything its output depends on."""
+    def request_key(self, prompt: Prompt, sampling: SamplingParams, seed: int, step: Step) -> str:
+        """The request cache's key for one model call of `step`: everything its output depends on.
+        A choice depends on the prompt and the list, not on the seed or sampling."""
+        cuts = {"cuts": prompt.cuts} if prompt.cuts else {}
+        if step.choices:
+            return request_key(backend=self.identity.model_dump(), prompt=prompt.text, choices=list(step.choices),
+                               rule=choice.RULE, **cuts)
         return request_key(backend=self.identity.model_dump(), prompt=prompt.text, sampling=sampling.model_dump(),
-                           seed=seed, grammar=grammar, **({"cuts": prompt.cuts} if prompt.cuts else {}))
+                           seed=seed, grammar=self.grammar, **cuts)
 
     def _call(self, item: Item, seed: int, continuation: str, cuts: list[int], sampling: SamplingParams,
-              grammar: str | None) -> Completion:
-        """One model call (or cache hit); `cuts`: where prompts that later steps extend end in
-        `continuation` (see Prompt.cuts)."""
-        rendered = self.template.render(**item.values)
-        base = len(rendered.suffix)
-        prompt = Prompt(prefix=rendered.prefix, suffix=rendered.suffix + continuation,
-                        cuts=tuple(base + cut for cut in cuts))
-        key = self.request_key(prompt, sampling, seed, grammar)
+              step: Step) -> Completion:
+        """One model call (or cache hit) for `step`; `cuts`: where prompts that later steps extend end
+        in `continuation` (see Prompt.cuts)."""
+        prompt = self._prompt(item.values, continuation, cuts)
+        key = self.request_key(prompt, sampling, seed, step)
         cached = self.cache.get(key)
         if cached is not None:
             with self._lock:
@@ -158,7 +162,16 @@ class Generator:
         if self._stopping.is_set():
             raise _Stopped()
         try:
-            completion = self.backend.complete(prompt, sampling, seed, grammar)
+            if step.choices:
+                texts = choice.continuations(step.choices)
+                scores = self.backend.score(prompt, texts, sampling)
+                neutral = self._prompt(choice.neutral_values(item.values), continuation, cuts)
+                if neutral.text not in self._neutral:  # once per template (and per empty value)
+                    self._neutral[neutral.text] = self.backend.score(neutral, texts, sampling).logprobs
+                completion = Completion(text=choice.pick(step.choices, scores.logprobs, self._neutral[neutral.text]),
+                                        finish_reason="stop", completion_tokens=0, prompt_format=scores.prompt_format)
+            else:
+                completion = self.backend.complete(prompt, sampling, seed, self.grammar)
         except UserError as exc:
             raise UserError(f"{self.stage} ({self.template.path}, item {item.id}): {exc}") from None
         self.cache.put(key, completion.to_dict())
@@ -166,6 +179,12 @@ class Generator:
             self.stats.model_calls += 1
             self.stats.model_tokens += completion.completion_tokens
         return completion
+
+    def _prompt(self, values: dict[str, str], continuation: str, cuts: list[int]) -> Prompt:
+        rendered = self.template.render(**values)
+        base = len(rendered.suffix)
+        return Prompt(prefix=rendered.prefix, suffix=rendered.suffix + continuation,
+                      cuts=tuple(base + cut for cut in cuts))
 
     def _attempt(self, item: Item, seed: int) -> tuple[dict[str, str], Completion, int, str, str]:
         """Generate every step once: (fields, last completion, tokens, reject reason, detail)."""
@@ -175,8 +194,7 @@ class Generator:
             so_far += step.lead_in
             if number < len(self.steps):  # the next step's prompt extends this one
                 cuts = [*cuts, len(so_far)]
-            completion = self._call(item, seed, so_far, cuts, step.sampling(self.sampling),
-                                    step.grammar or self.grammar)
+            completion = self._call(item, seed, so_far, cuts, step.sampling(self.sampling), step)
             tokens += completion.completion_tokens
             value = clean(completion.text)
             if not self.as_is and completion.finish_reason == "length":

@@ -8,9 +8,11 @@ runs produce byte-identical outputs.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from synthempathy.core.errors import UserError
 from synthempathy.core.params import SamplingParams
 from synthempathy.core.records import BackendIdentity
 from synthempathy.generation.prompts import Prompt
@@ -33,8 +35,19 @@ class Completion:
         return cls(**data)
 
 
+@dataclass(frozen=True)
+class Scores:
+    logprobs: list[float]
+    """Per continuation, the sum of its tokens' log-probabilities after the prompt."""
+    prompt_format: str
+    """As in Completion."""
+
+
 class Backend(ABC):
     """A model that completes prompts. Subclasses load lazily on first use."""
+
+    name: str = "model"
+    """How errors and logs call it."""
 
     concurrency: int = 1
     """Calls the driver may have in flight at once; `complete` must be thread-safe when > 1."""
@@ -47,6 +60,13 @@ class Backend(ABC):
     def complete(self, prompt: Prompt, sampling: SamplingParams, seed: int, grammar: str | None = None) -> Completion:
         """Generate one completion for `prompt` with the given sampling and seed,
         constrained by the GBNF `grammar` when one is given."""
+
+    def score(self, prompt: Prompt, continuations: Sequence[str], sampling: SamplingParams) -> Scores:
+        """How likely the model finds each continuation of `prompt` (generation/choice.py); `sampling`
+        only sizes the request. Backends that cannot see a prompt's log-probabilities keep this."""
+        raise UserError(f"the {self.name} backend cannot score a list's entries "
+                        "(it gives no prompt log-probabilities): turn the list off, for example "
+                        "respond.use_emotion_list: false for a free-text emotion")
 
     def report(self) -> str | None:
         """Where its time went, for the stage's log (None when it has nothing to say)."""

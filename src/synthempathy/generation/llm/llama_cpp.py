@@ -18,6 +18,7 @@ import functools
 import importlib.metadata
 import os
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 from tqdm import tqdm
@@ -26,7 +27,8 @@ from synthempathy.core.errors import UserError
 from synthempathy.core.params import LLMParams, SamplingParams
 from synthempathy.core.records import BackendIdentity
 from synthempathy.generation.llm import amx_workaround
-from synthempathy.generation.llm.base import Backend, Completion
+from synthempathy.generation.choice import continuation_logprobs
+from synthempathy.generation.llm.base import Backend, Completion, Scores
 from synthempathy.generation.models import ModelFile, resolve_adapter, resolve_model
 from synthempathy.generation.prompts import Prompt
 
@@ -63,6 +65,15 @@ def format_chat(template: str, bos_token: str, eos_token: str, prompt: Prompt) -
     cut = at + len(prompt.prefix) if prompt.prefix else 0
     start = at + len(prompt.prefix) - cut  # where the prompt's own suffix begins in the formatted one
     return Prompt(prefix=formatted[:cut], suffix=formatted[cut:], cuts=tuple(start + c for c in prompt.cuts))
+
+
+def last_logits(ctx, n_vocab: int):
+    """A copy of the logits of the last row that asked for them in llama.cpp context `ctx` (a raw
+    llama_context pointer); llama-cpp-python keeps none itself unless logits_all is on."""
+    import llama_cpp
+    import numpy as np
+
+    return np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(ctx, -1), shape=(n_vocab,)).copy()
 
 
 def sampling_kwargs(sampling: SamplingParams) -> dict[str, Any]:
@@ -260,6 +271,30 @@ class LlamaCppBackend(Backend):
             completion_tokens=out["usage"]["completion_tokens"],
             prompt_format=self._format,
         )
+
+    def score(self, prompt: Prompt, continuations: Sequence[str], sampling: SamplingParams) -> Scores:
+        """Each continuation's log-probability: the prompt is evaluated as `complete` evaluates it,
+        then the continuations' tokens one at a time (generation/choice.py)."""
+        llm = self.llm
+        prefix, pieces, _ = self._prepare(prompt, sampling)
+        self._restore_prefix(prefix)
+        for piece in pieces:
+            llm.eval(piece)
+        base = llm.n_tokens
+
+        def extend(depth: int, token: int):
+            llm.n_tokens = base + depth  # eval drops the cache from here on
+            llm.eval([token])
+            return last_logits(llm._ctx.ctx, llm.n_vocab())
+
+        first = last_logits(llm._ctx.ctx, llm.n_vocab())
+        logprobs = continuation_logprobs(self.continuation_tokens(continuations), first, extend)
+        self.calls += 1
+        return Scores(logprobs, self._format)
+
+    def continuation_tokens(self, continuations: Sequence[str]) -> list[list[int]]:
+        """Each continuation tokenized on its own, as the text after a prompt."""
+        return [self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False) for text in continuations]
 
     def close(self) -> None:
         if self._llm is not None:

@@ -51,13 +51,15 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Any
 
 from tqdm import tqdm
 
 from synthempathy.core.params import LLMParams, SamplingParams
-from synthempathy.generation.llm.base import Completion
-from synthempathy.generation.llm.llama_cpp import LlamaCppBackend, _quiet_stderr
+from synthempathy.generation.choice import continuation_logprobs
+from synthempathy.generation.llm.base import Completion, Scores
+from synthempathy.generation.llm.llama_cpp import LlamaCppBackend, _quiet_stderr, last_logits
 from synthempathy.generation.llm.row_sampler import RowSampler
 from synthempathy.generation.prompts import Prompt
 
@@ -123,6 +125,9 @@ class _Request:
     seed: int
     grammar: str | None
     stop: list[str]
+    scored: list[list[int]] | None = None
+    """Continuations' tokens to score instead of generating (LlamaCppBackend.score)."""
+    logprobs: list[float] | None = None
     done: threading.Event = field(default_factory=threading.Event)
     result: Completion | None = None
     error: BaseException | None = None
@@ -189,16 +194,28 @@ class BatchedLlamaCppBackend(LlamaCppBackend):
 
     # -- called from the driver's worker threads ----------------------------------
     def complete(self, prompt: Prompt, sampling: SamplingParams, seed: int, grammar: str | None = None) -> Completion:
+        return self._submit(prompt, sampling, seed, grammar).result
+
+    def score(self, prompt: Prompt, continuations: Sequence[str], sampling: SamplingParams) -> Scores:
+        """As LlamaCppBackend.score, in a slot: the prompt evaluated as for `complete` (kept for the
+        item's next step), then the continuations' tokens one at a time into the slot's sequence."""
+        request = self._submit(prompt, sampling, 0, None, continuations)
+        return Scores(request.logprobs, self._format)
+
+    def _submit(self, prompt: Prompt, sampling: SamplingParams, seed: int, grammar: str | None,
+                continuations: Sequence[str] | None = None) -> _Request:
+        """Queue a request for the scheduler thread and wait for it to be answered."""
         if self._closing:  # no scheduler would ever answer
             raise RuntimeError("complete() called on a closed backend")
         with self._load_lock:  # the first calls arrive together; load the model once
             self.llm
             prefix, pieces, stop = self._prepare(prompt, sampling)
             self._grammar(grammar)  # parse errors belong to this call, not to the scheduler
+            scored = self.continuation_tokens(continuations) if continuations is not None else None
             if self._thread is None:
                 self._thread = threading.Thread(target=self._serve, name="llama-batch", daemon=True)
                 self._thread.start()
-        request = _Request(prefix, pieces, sampling, seed, grammar, stop)
+        request = _Request(prefix, pieces, sampling, seed, grammar, stop, scored)
         with self._wake:
             if self._failure is not None:
                 raise self._failure
@@ -207,7 +224,7 @@ class BatchedLlamaCppBackend(LlamaCppBackend):
         request.done.wait()
         if request.error is not None:
             raise request.error
-        return request.result
+        return request
 
     def report(self) -> str | None:
         return self.timing.describe(self.batch_rows) if self.timing.steps else None
@@ -356,6 +373,10 @@ class BatchedLlamaCppBackend(LlamaCppBackend):
         pieces = wanted[keep:]
         self.timing.prefill_tokens += sum(map(len, pieces))
         slot.kept, slot.kept_tokens, slot.pos = wanted, pos + sum(map(len, pieces)), pos
+        if request.scored is not None:
+            self._score(slot, request, pieces)
+            self.timing.prefill_s += time.perf_counter() - started
+            return
         slot.sampler = RowSampler(self.llm, request.sampling, request.seed, self._grammar(request.grammar))
         slot.request, slot.tokens, slot.text = request, [], bytearray()
         if self.prompt_chunk:  # evaluated by the prompt steps, all slots together
@@ -367,6 +388,30 @@ class BatchedLlamaCppBackend(LlamaCppBackend):
                 slot.pos += len(piece)
             self._take(slot, slot.sampler.sample(self._ctx, -1))
         self.timing.prefill_s += time.perf_counter() - started
+
+    def _score(self, slot: _Slot, request: _Request, pieces: list[list[int]]) -> None:
+        """Answer a scoring request: its pieces alone into the slot's sequence, then every
+        continuation token alone after them (generation/choice.py), then the slot is free again,
+        holding the prompt. With `prompt_chunk` the next step recomputes the item's pieces in
+        prompt steps, so the slot keeps only the prefix, as if nothing of the item had been there."""
+        import llama_cpp
+
+        for piece in pieces:
+            self.timing.prompt_calls += self._evaluate(piece, slot.seq, slot.pos)
+            slot.pos += len(piece)
+        base, vocab = slot.pos, self.llm.n_vocab()
+
+        def extend(depth: int, token: int):
+            llama_cpp.llama_memory_seq_rm(self._mem, slot.seq, base + depth, -1)
+            self._decode([(token, base + depth, slot.seq, True)])
+            return last_logits(self._ctx, vocab)
+
+        request.logprobs = continuation_logprobs(request.scored, last_logits(self._ctx, vocab), extend)
+        if self.prompt_chunk:
+            slot.kept, slot.kept_tokens = request.parts[:1], len(request.prefix)
+        self._release(slot)
+        self.calls += 1
+        request.done.set()
 
     def _prompt_step(self) -> None:
         """Evaluate the next chunk of every pending prompt in one llama_decode of fixed shape:

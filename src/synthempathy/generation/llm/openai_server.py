@@ -120,6 +120,8 @@ class _CannotConnect(Exception):
 class OpenAIServerBackend(Backend):
     """Completions from an OpenAI-compatible HTTP server; thread-safe."""
 
+    name = "openai"
+
     backoff_base_s = 0.5
     backoff_max_s = 30.0
 
