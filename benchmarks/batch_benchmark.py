@@ -65,7 +65,7 @@ def steps_for(which: str, respond) -> tuple[Step, ...]:
     stage's three Chain-of-Empathy steps, its emotion list included."""
     if which == "response":
         return (Step("response", "\nResponse:"),)
-    from synthempathy.generation.chain_of_empathy import respond_steps
+    from synthempathy.chain_of_empathy import respond_steps
 
     return respond_steps(respond.model_copy(update={"chain_of_empathy": True, "use_emotion_list": True}), ROOT)
 

@@ -72,7 +72,7 @@ def compliance_with_and_without_guidance(rows: list[dict]) -> dict:
     from synthempathy.generation.prompts import load_guidance, load_template
     from synthempathy.quality.safety import check_response
 
-    from synthempathy.generation.chain_of_empathy import respond_steps
+    from synthempathy.chain_of_empathy import respond_steps
 
     params = load_params(ROOT / "params.yaml")
     respond = params.respond

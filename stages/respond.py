@@ -1,7 +1,7 @@
 """Stage 3, respond: one Chain-of-Empathy response per explanation (paper mean 153.7 words).
 
 The steps (emotion from respond.emotion_list, cause, response) are in
-generation/chain_of_empathy.py. With `respond.chain_of_empathy: false` it answers
+chain_of_empathy.py. With `respond.chain_of_empathy: false` it answers
 directly from `respond.direct_prompt` instead: the baseline that shows what CoE buys.
 An explanation that discloses a crisis (quality/safety.py) gets `respond.safety_guidance`,
 a worked safe-messaging example, at the prompt's ${guidance}; the others get
@@ -14,7 +14,7 @@ from synthempathy.core.params import load_params
 from synthempathy.core.paths import EXPLANATIONS, PAIR_REJECTS, PAIRS, metrics_of
 from synthempathy.core.records import Explanation, Pair
 from synthempathy.core.stage import entry_point
-from synthempathy.generation.chain_of_empathy import respond_steps
+from synthempathy.chain_of_empathy import respond_steps
 from synthempathy.generation.generate import Item
 from synthempathy.generation.prompts import load_guidance
 from synthempathy.generation.run import GenerationStage, run_generation
@@ -36,6 +36,7 @@ def main() -> None:
     stage = GenerationStage.of(
         respond,
         prompt=respond.active_prompt,
+        chat_prompt=respond.active_chat_prompt,
         name="respond",
         variables={"explanation", "guidance"},
         steps=steps,

@@ -15,7 +15,8 @@ import pytest
 from synthempathy.core.errors import UserError
 from synthempathy.core.params import GenerationParams, LLMParams, SamplingParams, load_params
 from synthempathy.generation.cache import RequestCache
-from synthempathy.generation.chain_of_empathy import respond_steps
+from synthempathy.chain_of_empathy import respond_steps
+from synthempathy.generation.chat import load_chat_template
 from synthempathy.generation.choice import load_choices
 from synthempathy.generation.generate import Generator, Item, Step
 from synthempathy.generation.llm import Backend, make_backend
@@ -213,6 +214,7 @@ class Recording(Backend):
 
     def __init__(self, inner: Backend):
         self.inner, self.identity, self.concurrency, self.calls = inner, inner.identity, inner.concurrency, []
+        self.prompt_format, self.chat_markers, self.render_chat = inner.prompt_format, inner.chat_markers, inner.render_chat
 
     def complete(self, prompt, sampling, seed, grammar=None):
         self.calls.append((prompt, sampling, seed))
@@ -223,14 +225,16 @@ class Recording(Backend):
         return self.inner.score(prompt, continuations, sampling)
 
 
-def run_respond(cache: RequestCache, order: list[int], prompt_chunk: int = 0):
+def run_respond(cache: RequestCache, order: list[int], prompt_chunk: int = 0, model: str = "embedded"):
     """The chain over EXPLANATIONS in `order`, a new 3-row backend, one attempt per item (so a
-    run computes exactly the calls its cache lacks); (fields by id, backend timing, calls, generator)."""
+    run computes exactly the calls its cache lacks); (fields by id, backend timing, calls, generator).
+    A chat model gets the chat template, the answer begun in the assistant's turn."""
     template = load_template(ROOT / RESPOND.prompt, {"explanation", "guidance"})
-    params = llm(3, max_attempts=1, prompt_chunk=prompt_chunk)
+    chat = load_chat_template(ROOT / "prompts/chat/respond.txt", {"explanation", "guidance"})
+    params = llm(3, max_attempts=1, prompt_chunk=prompt_chunk).model_copy(update={"model": model})
     backend = Recording(make_backend(params))
     try:
-        gen = Generator("respond", template, RESPOND, params, backend, cache, chain_of_empathy())
+        gen = Generator("respond", template, RESPOND, params, backend, cache, chain_of_empathy(), chat=chat)
         items = [Item(id=f"e{i}", values={"explanation": EXPLANATIONS[i], "guidance": ""}) for i in order]
         outcomes = {o.item.id: (o.fields, o.reason, o.detail) for o in gen.run(items)}
         return outcomes, backend.inner.timing, backend.calls, gen
@@ -242,14 +246,16 @@ def step_of(prompt) -> int:
     return 3 if prompt.suffix.endswith("\nResponse:") else 2 if prompt.suffix.endswith("\nCause:") else 1
 
 
-@pytest.mark.parametrize("prompt_chunk", [0, 16])
-def test_a_step_that_reuses_the_previous_steps_prompt_matches_one_evaluated_from_scratch(tmp_path, prompt_chunk):
+@pytest.mark.parametrize("prompt_chunk, model", [(0, "embedded"), (16, "embedded"), (0, "smollm2")])
+def test_a_step_that_reuses_the_previous_steps_prompt_matches_one_evaluated_from_scratch(tmp_path, prompt_chunk,
+                                                                                        model):
     """Chain-of-Empathy's cause and response steps extend the emotion step's prompt, which the
     slot still holds; a run resumed after a kill (earlier steps from the cache) evaluates it
     again. Both must give the same answers, whatever the arrival order, with prompts evaluated
     alone or in prompt steps."""
     first = RequestCache(tmp_path / "fresh.sqlite")
-    fresh, timing, calls, gen = run_respond(first, [0, 1, 2, 3, 4], prompt_chunk)
+    fresh, timing, calls, gen = run_respond(first, [0, 1, 2, 3, 4], prompt_chunk, model)
+    assert all(call[0].chat == (model == "smollm2") for call in calls)
     assert timing.reused_tokens > 0  # the kept prompts were used, not re-evaluated
     assert {step_of(call[0]) for call in calls} == {1, 2, 3}
     assert all(seed is None for prompt, _, seed in calls if step_of(prompt) == 1)  # the emotion was scored
@@ -259,7 +265,7 @@ def test_a_step_that_reuses_the_previous_steps_prompt_matches_one_evaluated_from
             if step_of(prompt) <= k:
                 key = gen.request_key(prompt, sampling, seed, gen.steps[step_of(prompt) - 1])
                 cache.put(key, first.get(key))
-        resumed, timing, recomputed, _ = run_respond(cache, [4, 2, 0, 3, 1], prompt_chunk)
+        resumed, timing, recomputed, _ = run_respond(cache, [4, 2, 0, 3, 1], prompt_chunk, model)
         assert resumed == fresh, k
         assert min(step_of(call[0]) for call in recomputed) == k + 1  # step k + 1 starts from a cold slot
     assert timing.reused_tokens == 0  # after step 2: the response steps evaluated their prompts anew

@@ -146,9 +146,9 @@ def test_every_package_init_outside_a_listed_folder_holds_no_code():
 
 
 def prompt_fields(section) -> dict[str, str]:
-    """A params section's file paths: prompts, grammars and guidance files."""
+    """A params section's file paths: prompts, grammars, guidance and list files."""
     return {name: value for name, value in section.model_dump().items()
-            if isinstance(value, str) and re.search(r"(prompt|grammar|guidance)$", name)}
+            if isinstance(value, str) and re.search(r"(prompt|grammar|guidance|_list)$", name)}
 
 
 @pytest.mark.parametrize("dvc_file, name", CASES)

@@ -502,6 +502,23 @@ def test_chat_format_posts_one_user_message(fake):
     assert "prompt" not in body
 
 
+def test_a_chat_template_goes_as_messages_and_a_begun_answer_is_continued(fake):
+    answer = {"choices": [{"message": {"role": "assistant", "content": " fear"}, "finish_reason": "stop"}],
+              "usage": {"completion_tokens": 1}}
+    srv = fake((200, answer, {}), (200, answer, {}))
+    backend, _ = backend_for(srv.base_url, prompt_format="chat")
+    conversation = [{"role": "system", "content": "Be kind."}, {"role": "user", "content": "I lost my job."}]
+    begun = backend.render_chat(conversation, "Emotion:")
+    assert begun.chat and begun.text.endswith("<|assistant|>\nEmotion:")  # what the request cache keys it by
+    assert backend.complete(begun, SAMPLING, 5) == Completion(" fear", "stop", 1, "chat")
+    _, _, body = srv.requests[0]
+    assert body["messages"] == [*conversation, {"role": "assistant", "content": "Emotion:"}]
+    assert body["continue_final_message"] is True and body["add_generation_prompt"] is False
+    backend.complete(backend.render_chat(conversation, ""), SAMPLING, 5)  # nothing begun: a fresh answer
+    _, _, body = srv.requests[1]
+    assert body["messages"] == conversation and "continue_final_message" not in body
+
+
 def test_a_server_cannot_score_a_list_and_says_how_to_turn_it_off(fake):
     srv = fake()
     backend, _ = backend_for(srv.base_url)

@@ -295,6 +295,9 @@ class GenerationParams(SamplingParams):
 
     prompt: str = Field(min_length=1)
     """Template path, relative to the project root (listed as a dep in dvc.yaml)."""
+    chat_prompt: str | None = Field(None, min_length=1)
+    """The same task as a conversation (generation/chat.py), used when the model takes chat
+    (llm.prompt_format); None sends `prompt` as one user turn."""
     grammar: str | None = None
     """Optional llama.cpp GBNF grammar file that constrains the output's shape."""
 
@@ -303,6 +306,7 @@ class SeedParams(GenerationParams):
     """The seeds stage: which seed files to read, and how to write more when they run short."""
 
     prompt: str = Field("prompts/seeds.txt", min_length=1)
+    chat_prompt: str | None = Field("prompts/chat/seeds.txt", min_length=1)
     files: list[str] = Field(default_factory=lambda: ["data/seeds/stressors.yaml"], min_length=1)
     """Seed files under data/seeds/ (the folder the stage depends on): the taxonomy, which
     declares the categories, and any CSV, JSONL or YAML of rows (README, "Bring your own seeds")."""
@@ -340,6 +344,8 @@ class RespondParams(GenerationParams):
     """False: answer directly from `direct_prompt`, with no emotion or cause step,
     so `dvc exp run -S respond.chain_of_empathy=false` shows what CoE buys."""
     direct_prompt: str = Field("prompts/respond_direct.txt", min_length=1)
+    chat_direct_prompt: str = Field("prompts/chat/respond_direct.txt", min_length=1)
+    """The baseline as a conversation, for chat models."""
     safety_guidance: str = Field("prompts/respond_safety.txt", min_length=1)
     """Inserted at the prompt's ${guidance} for an explanation that discloses a crisis
     (quality/safety.py): a worked example of a safe-messaging response. Chain-of-Empathy only."""
@@ -363,8 +369,13 @@ class RespondParams(GenerationParams):
 
     @property
     def active_prompt(self) -> str:
-        """The prompt this run actually uses."""
+        """The completion prompt this run uses."""
         return self.prompt if self.chain_of_empathy else self.direct_prompt
+
+    @property
+    def active_chat_prompt(self) -> str | None:
+        """The chat prompt this run uses with a chat model."""
+        return self.chat_prompt if self.chain_of_empathy else self.chat_direct_prompt
 
 
 class JudgeParams(SamplingParams):
@@ -382,6 +393,8 @@ class JudgeParams(SamplingParams):
     """The judge's GGUF (`embedded` or a path); the other llm settings are shared."""
     prompt: str = Field("prompts/judge.txt", min_length=1)
     """Rubric and few-shot examples; output is forced into the EPITOME JSON schema."""
+    chat_prompt: str = Field("prompts/chat/judge.txt", min_length=1)
+    """The same as a conversation, for a chat model as judge."""
     temperature: float = Field(0.3, ge=0.0, le=5.0)
     repeat_penalty: float = Field(1.0, ge=0.0)
     """No penalty: the answer repeats keys and digits by design."""

@@ -57,6 +57,7 @@ def judge_stage(params: Params, category: Callable[[Any], str]) -> GenerationSta
         build=build,
         sampling=params.judge,
         prompt=params.judge.prompt,
+        chat_prompt=params.judge.chat_prompt,
         grammar=epitome_grammar(),
         llm=params.llm.model_copy(update={"model": params.judge.model}),
         check=judgement_problem,

@@ -19,7 +19,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from tqdm import tqdm
 
@@ -28,6 +28,8 @@ from synthempathy.core.params import LLMParams, SamplingParams, sampling_of
 from synthempathy.core.records import Provenance
 from synthempathy.generation import choice
 from synthempathy.generation.cache import RequestCache, request_key
+from synthempathy.generation.chat import ChatTemplate
+from synthempathy.generation.hygiene import tidy_chat
 from synthempathy.generation.llm import Backend, Completion
 from synthempathy.generation.prompts import Prompt, Template
 
@@ -118,12 +120,15 @@ class Generator:
 
     def __init__(self, stage: str, template: Template, params: SamplingParams, llm: LLMParams,
                  backend: Backend, cache: RequestCache, steps: Sequence[Step], grammar: str | None = None,
-                 check: Callable[[dict[str, str]], str | None] | None = None, as_is: bool = False):
+                 check: Callable[[dict[str, str]], str | None] | None = None, as_is: bool = False,
+                 chat: ChatTemplate | None = None):
         """`check` validates a finished attempt's fields and returns a problem or None;
         an attempt with a problem is retried like an empty one (reason "invalid").
         `as_is`: every first attempt is the answer, even empty or cut off at max_tokens (a
-        measurement needs each model's own answer to each prompt, not the ones that passed)."""
+        measurement needs each model's own answer to each prompt, not the ones that passed).
+        `chat`: the task as a conversation, used in place of `template` when the backend takes chat."""
         self.stage, self.template, self.params, self.llm = stage, template, params, llm
+        self.chat = chat if chat is not None and backend.prompt_format == "chat" else None
         self.check = check
         self.as_is = as_is
         self.grammar = grammar
@@ -173,7 +178,7 @@ class Generator:
             else:
                 completion = self.backend.complete(prompt, sampling, seed, self.grammar)
         except UserError as exc:
-            raise UserError(f"{self.stage} ({self.template.path}, item {item.id}): {exc}") from None
+            raise UserError(f"{self.stage} ({(self.chat or self.template).path}, item {item.id}): {exc}") from None
         self.cache.put(key, completion.to_dict())
         with self._lock:
             self.stats.model_calls += 1
@@ -181,6 +186,12 @@ class Generator:
         return completion
 
     def _prompt(self, values: dict[str, str], continuation: str, cuts: list[int]) -> Prompt:
+        """The prompt for an item's step: the template with its values, then the answer so far
+        (`continuation`), which prompts that later steps extend end within at `cuts`."""
+        if self.chat is not None:
+            rendered = self.backend.render_chat(self.chat.messages(**values), self.chat.answer + continuation)
+            base = len(rendered.suffix) - len(continuation)
+            return replace(rendered, cuts=tuple(base + cut for cut in cuts))
         rendered = self.template.render(**values)
         base = len(rendered.suffix)
         return Prompt(prefix=rendered.prefix, suffix=rendered.suffix + continuation,
@@ -196,7 +207,10 @@ class Generator:
                 cuts = [*cuts, len(so_far)]
             completion = self._call(item, seed, so_far, cuts, step.sampling(self.sampling), step)
             tokens += completion.completion_tokens
-            value = clean(completion.text)
+            text = completion.text
+            if completion.prompt_format == "chat":
+                text = tidy_chat(text, self.backend.chat_markers)
+            value = clean(text)
             if not self.as_is and completion.finish_reason == "length":
                 return fields, completion, tokens, "truncated", f"{step.field}: {completion.text[-200:]}"
             if not self.as_is and not value:
@@ -224,8 +238,8 @@ class Generator:
             outcome.reason = outcome.detail = ""
             outcome.provenance = Provenance(
                 backend=self.identity,
-                prompt=self.template.path,
-                prompt_sha256=self.template.sha256,
+                prompt=(self.chat or self.template).path,
+                prompt_sha256=(self.chat or self.template).sha256,
                 prompt_format=completion.prompt_format,
                 grammar_sha256=self.grammar_sha256,
                 sampling=self.sampling.model_dump(),

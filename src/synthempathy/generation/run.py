@@ -20,6 +20,7 @@ from synthempathy.core.jsonl import write_json, write_records
 from synthempathy.core.params import GenerationParams, LLMParams, Params, SamplingParams
 from synthempathy.core.records import Reject
 from synthempathy.generation.cache import RequestCache
+from synthempathy.generation.chat import load_chat_template
 from synthempathy.generation.generate import Generator, Item, Outcome, Step
 from synthempathy.generation.llm import Backend, make_backend
 from synthempathy.generation.prompts import load_grammar, load_template
@@ -44,6 +45,9 @@ class GenerationStage:
     """The stage's params section (sampling settings, recorded in provenance)."""
     prompt: str
     """Template path, relative to the project root."""
+    chat_prompt: str | None = None
+    """Chat template path (generation/chat.py), used when the model takes chat; None: `prompt`
+    goes in as one user turn."""
     grammar: str | None = None
     """GBNF text constraining every step's output."""
     llm: LLMParams | None = None
@@ -54,10 +58,12 @@ class GenerationStage:
     """Keep every first answer, even empty or cut off (see Generator): the downstream measurement."""
 
     @classmethod
-    def of(cls, params: GenerationParams, prompt: str | None = None, **parts: Any) -> GenerationStage:
-        """A stage that takes its sampling, prompt and grammar file from its params section."""
+    def of(cls, params: GenerationParams, prompt: str | None = None, chat_prompt: str | None = None,
+           **parts: Any) -> GenerationStage:
+        """A stage that takes its sampling, prompts and grammar file from its params section."""
         grammar = load_grammar(params.grammar, f"{parts['name']}.grammar") if params.grammar else None
-        return cls(sampling=params, prompt=prompt or params.prompt, grammar=grammar, **parts)
+        return cls(sampling=params, prompt=prompt or params.prompt, chat_prompt=chat_prompt or params.chat_prompt,
+                   grammar=grammar, **parts)
 
 
 @contextmanager
@@ -66,11 +72,14 @@ def generator_for(stage: GenerationStage, params: Params, backend: Backend | Non
     `backend`: one built by the caller (the downstream pipeline's transformers backend), closed here too."""
     template = load_template(stage.prompt, stage.variables)
     llm = stage.llm or params.llm
-    cache = RequestCache()
     backend = backend or make_backend(llm)
+    chat = None
+    if stage.chat_prompt and backend.prompt_format == "chat":
+        chat = load_chat_template(stage.chat_prompt, stage.variables)
+    cache = RequestCache()
     try:
         yield Generator(stage.name, template, stage.sampling, llm, backend, cache, stage.steps,
-                        stage.grammar, stage.check, stage.as_is)
+                        stage.grammar, stage.check, stage.as_is, chat)
     finally:
         backend.close()
         cache.close()

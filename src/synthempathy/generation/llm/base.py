@@ -49,6 +49,10 @@ class Backend(ABC):
     name: str = "model"
     """How errors and logs call it."""
 
+    prompt_format: str = "completion"
+    """'completion' or 'chat': how prompts reach the model, llm.prompt_format resolved (for `auto`,
+    by whether the model has a chat template), known before the model loads."""
+
     concurrency: int = 1
     """Calls the driver may have in flight at once; `complete` must be thread-safe when > 1."""
 
@@ -60,6 +64,14 @@ class Backend(ABC):
     def complete(self, prompt: Prompt, sampling: SamplingParams, seed: int, grammar: str | None = None) -> Completion:
         """Generate one completion for `prompt` with the given sampling and seed,
         constrained by the GBNF `grammar` when one is given."""
+
+    chat_markers: tuple[str, ...] = ()
+    """The model's own turn markers (generation/hygiene.py), where known: a chat answer is cut at them."""
+
+    def render_chat(self, messages: list[dict[str, str]], answer: str) -> Prompt:
+        """A conversation, and the beginning of the assistant's answer, as this backend sends it
+        (generation/chat.py); only called when `prompt_format` is 'chat'."""
+        raise NotImplementedError(f"the {self.name} backend takes no chat prompts")
 
     def score(self, prompt: Prompt, continuations: Sequence[str], sampling: SamplingParams) -> Scores:
         """How likely the model finds each continuation of `prompt` (generation/choice.py); `sampling`

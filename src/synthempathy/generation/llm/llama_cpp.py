@@ -27,6 +27,7 @@ from synthempathy.core.errors import UserError
 from synthempathy.core.params import LLMParams, SamplingParams
 from synthempathy.core.records import BackendIdentity
 from synthempathy.generation.llm import amx_workaround
+from synthempathy.generation import chat, hygiene
 from synthempathy.generation.choice import continuation_logprobs
 from synthempathy.generation.llm.base import Backend, Completion, Scores
 from synthempathy.generation.models import ModelFile, resolve_adapter, resolve_model
@@ -115,7 +116,6 @@ class LlamaCppBackend(Backend):
         self.model: ModelFile = resolve_model(params.model)
         self.adapter: ModelFile | None = resolve_adapter(params.lora_adapter) if params.lora_adapter else None
         self._llm = None
-        self._format: str | None = None
         self._prefix_tokens: list[int] = []
         self._grammars: dict[str, Any] = {}
         self.calls = 0
@@ -143,14 +143,44 @@ class LlamaCppBackend(Backend):
         except (ValueError, RuntimeError) as exc:
             what = f"{self.model.name} with the adapter {self.adapter.name}" if self.adapter else self.model.name
             raise UserError(f"params.yaml: llm.model: llama.cpp could not load {what} ({exc})") from None
-        has_template = CHAT_TEMPLATE_KEY in self._llm.metadata
+        return self._llm
+
+    @functools.cached_property
+    def chat_tokens(self) -> tuple[str | None, str, str]:
+        """(the GGUF's chat template or None, BOS text, EOS text), read without loading the weights,
+        so the format and every prompt are known before a cache miss loads the model."""
+        from llama_cpp import Llama
+
+        with _quiet_stderr():
+            vocab = self._llm or Llama(model_path=str(self.model.path), vocab_only=True, verbose=False)
+        try:
+            def text(token: int) -> str:
+                return vocab._model.token_get_text(token) if token != -1 else ""
+
+            return vocab.metadata.get(CHAT_TEMPLATE_KEY), text(vocab.token_bos()), text(vocab.token_eos())
+        finally:
+            if vocab is not self._llm:
+                vocab.close()
+
+    @functools.cached_property
+    def prompt_format(self) -> str:
+        p = self.params
+        has_template = self.chat_tokens[0] is not None
         if p.prompt_format == "chat" and not has_template:
             raise UserError(
                 f"params.yaml: llm.prompt_format is 'chat' but {self.model.name} has no chat template "
                 "(base models need 'completion' or 'auto')"
             )
-        self._format = "chat" if p.prompt_format == "chat" or (p.prompt_format == "auto" and has_template) else "completion"
-        return self._llm
+        return "chat" if p.prompt_format == "chat" or (p.prompt_format == "auto" and has_template) else "completion"
+
+    @functools.cached_property
+    def chat_markers(self) -> tuple[str, ...]:
+        jinja, bos, eos = self.chat_tokens
+        return hygiene.chat_markers(jinja, bos, eos) if jinja else ()
+
+    def render_chat(self, messages: list[dict[str, str]], answer: str) -> Prompt:
+        jinja, bos, eos = self.chat_tokens
+        return chat.render(jinja, bos, eos, messages, answer)
 
     @functools.cached_property
     def repack(self) -> amx_workaround.RepackDecision:
@@ -183,13 +213,13 @@ class LlamaCppBackend(Backend):
 
     # -- generation --------------------------------------------------------
     def _as_sent(self, prompt: Prompt) -> tuple[Prompt, list[str]]:
-        """The prompt in the resolved format, plus extra stop strings it needs."""
-        if self._format == "completion":
+        """The prompt in the resolved format, plus extra stop strings it needs. A completion prompt
+        for a chat model (a stage with no chat template) goes in as one user turn."""
+        if self.prompt_format == "completion":
             return prompt, []
-        llm = self.llm
-        bos = llm._model.token_get_text(llm.token_bos()) if llm.token_bos() != -1 else ""
-        eos = llm._model.token_get_text(llm.token_eos()) if llm.token_eos() != -1 else ""
-        return format_chat(llm.metadata[CHAT_TEMPLATE_KEY], bos, eos, prompt), [eos] if eos else []
+        jinja, bos, eos = self.chat_tokens
+        sent = prompt if prompt.chat else format_chat(jinja, bos, eos, prompt)
+        return sent, [eos] if eos else []
 
     def _tokens(self, prompt: Prompt) -> tuple[list[int], list[list[int]]]:
         """(static prefix tokens, the rest's tokens as pieces): here one piece, the whole suffix."""
@@ -269,7 +299,7 @@ class LlamaCppBackend(Backend):
             text=choice["text"],
             finish_reason=choice["finish_reason"] or "stop",
             completion_tokens=out["usage"]["completion_tokens"],
-            prompt_format=self._format,
+            prompt_format=self.prompt_format,
         )
 
     def score(self, prompt: Prompt, continuations: Sequence[str], sampling: SamplingParams) -> Scores:
@@ -290,7 +320,7 @@ class LlamaCppBackend(Backend):
         first = last_logits(llm._ctx.ctx, llm.n_vocab())
         logprobs = continuation_logprobs(self.continuation_tokens(continuations), first, extend)
         self.calls += 1
-        return Scores(logprobs, self._format)
+        return Scores(logprobs, self.prompt_format)
 
     def continuation_tokens(self, continuations: Sequence[str]) -> list[list[int]]:
         """Each continuation tokenized on its own, as the text after a prompt."""

@@ -200,7 +200,7 @@ class BatchedLlamaCppBackend(LlamaCppBackend):
         """As LlamaCppBackend.score, in a slot: the prompt evaluated as for `complete` (kept for the
         item's next step), then the continuations' tokens one at a time into the slot's sequence."""
         request = self._submit(prompt, sampling, 0, None, continuations)
-        return Scores(request.logprobs, self._format)
+        return Scores(request.logprobs, self.prompt_format)
 
     def _submit(self, prompt: Prompt, sampling: SamplingParams, seed: int, grammar: str | None,
                 continuations: Sequence[str] | None = None) -> _Request:
@@ -493,7 +493,7 @@ class BatchedLlamaCppBackend(LlamaCppBackend):
     def _finish(self, slot: _Slot, reason: str, text: str) -> None:
         request = slot.request
         request.result = Completion(text=text, finish_reason=reason, completion_tokens=len(slot.tokens),
-                                    prompt_format=self._format)
+                                    prompt_format=self.prompt_format)
         self._release(slot)
         self.calls += 1
         request.done.set()

@@ -10,8 +10,13 @@ driver (generate.Generator) keeps `llm.concurrency` calls in flight from threads
 
 What is sent: `prompt_format: completion` (and `auto`, since a server does not
 expose its model's chat template) posts the few-shot prompt to
-`<base_url>/completions`; `chat` posts it as one user message to
-`<base_url>/chat/completions`, where the server applies its own template. Every
+`<base_url>/completions`; `chat` posts the stage's chat template (generation/chat.py)
+as `messages` to `<base_url>/chat/completions`, where the server applies its own
+template. When the answer has begun (Chain-of-Empathy's "Emotion:", a later step's
+lead-in), it is a last assistant message for the server to continue: llama-server
+does so by itself, vLLM is asked with `continue_final_message` and
+`add_generation_prompt: false`. A stage without a chat template sends its
+completion prompt as one user message. Every
 request carries `model` (llm.served_model), max_tokens, temperature, top_p,
 stop, the per-call `seed` (derived from llm.seed, the stage, the record id and
 the attempt, as for the in-process backend), the llama.cpp sampling extras
@@ -132,8 +137,8 @@ class OpenAIServerBackend(Backend):
                 "every stage, the judge included, uses llm.served_model (leave judge.model at 'embedded')"
             )
         self.params = params
-        self.format = "chat" if params.prompt_format == "chat" else "completion"
-        path = "chat/completions" if self.format == "chat" else "completions"
+        self.prompt_format = "chat" if params.prompt_format == "chat" else "completion"
+        path = "chat/completions" if self.prompt_format == "chat" else "completions"
         self.urls = [f"{base}/{path}" for base in params.base_urls]
         parts = [urllib.parse.urlsplit(url) for url in self.urls]
         self._hosts = [p.netloc for p in parts]
@@ -156,7 +161,7 @@ class OpenAIServerBackend(Backend):
     def identity(self) -> BackendIdentity:
         return BackendIdentity(model=self.params.served_model,
                                model_sha256=self.params.model_sha256 or f"served:{self.params.served_model}",
-                               format_setting=self.format, implementation=f"openai r{REVISION}")
+                               format_setting=self.prompt_format, implementation=f"openai r{REVISION}")
 
     down_s = 30.0
     """How long a server that refused or dropped a connection gets no requests."""
@@ -194,18 +199,29 @@ class OpenAIServerBackend(Backend):
             body["stop"] = list(sampling.stop)
         if grammar is not None:
             body["grammar"] = grammar
-        if self.format == "chat":
+        if prompt.messages:
+            body["messages"] = [{"role": role, "content": text} for role, text in prompt.messages]
+            if prompt.messages[-1][0] == "assistant":  # continue the answer: llama-server does; vLLM is asked to
+                body.update(continue_final_message=True, add_generation_prompt=False)
+        elif self.prompt_format == "chat":  # a stage with no chat template: its text as one user turn
             body["messages"] = [{"role": "user", "content": prompt.text}]
         else:
             body["prompt"] = prompt.text
         return body
 
+    def render_chat(self, messages: list[dict[str, str]], answer: str) -> Prompt:
+        """The conversation as `messages`, the answer so far as a last assistant turn; the text the
+        request cache keys it by marks each turn's role."""
+        turns = [(m["role"], m["content"]) for m in messages] + ([("assistant", answer)] if answer else [])
+        text = "".join(f"<|{role}|>\n{text}\n" for role, text in (turns[:-1] if answer else turns))
+        return Prompt(prefix="", suffix=f"{text}<|assistant|>\n{answer}", chat=True, messages=tuple(turns))
+
     def complete(self, prompt: Prompt, sampling: SamplingParams, seed: int, grammar: str | None = None) -> Completion:
         url, data = self._post(self._body(prompt, sampling, seed, grammar))
-        field = "message.content" if self.format == "chat" else "text"
+        field = "message.content" if self.prompt_format == "chat" else "text"
         try:
             choice = data["choices"][0]
-            text = choice["message"]["content"] if self.format == "chat" else choice["text"]
+            text = choice["message"]["content"] if self.prompt_format == "chat" else choice["text"]
         except (KeyError, IndexError, TypeError):
             raise UserError(self._redact(f"{url}: answer has no choices[0].{field}: {_one_line(json.dumps(data))}")) from None
         usage = data.get("usage") or {}
@@ -216,7 +232,7 @@ class OpenAIServerBackend(Backend):
             text=text or "",
             finish_reason="length" if choice.get("finish_reason") == "length" else "stop",
             completion_tokens=int(usage.get("completion_tokens") or 0),
-            prompt_format=self.format,
+            prompt_format=self.prompt_format,
         )
 
     # -- HTTP with retries -------------------------------------------------
