@@ -6,7 +6,9 @@ empty request cache:
   grammar     the step before this change: sampled at respond's settings, held to a GBNF
               grammar of the same list (benchmarks/data/emotion_list.gbnf, the replaced
               prompts/emotion.gbnf), the grammar checked lazily as the batched backend does;
-  likelihood  the step now: every entry of prompts/emotions.txt scored, the likeliest named.
+  likelihood  the step now: every entry of prompts/emotions.txt scored, the one the text raises
+              most over an "N/A" text named (generation/choice.py);
+  uncalibrated the same scores without the N/A text's subtracted: the likeliest entry named.
 
 On two sets of explanations:
   labelled    benchmarks/data/emotion_labels.jsonl: 36 first-person explanations (32 written
@@ -34,7 +36,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from synthempathy.core.params import load_params  # noqa: E402
 from synthempathy.generation.cache import RequestCache  # noqa: E402
-from synthempathy.generation.choice import load_choices  # noqa: E402
+from synthempathy.generation.choice import continuations, load_choices, pick  # noqa: E402
 from synthempathy.generation.generate import Generator, Item, Step  # noqa: E402
 from synthempathy.generation.llm import make_backend  # noqa: E402
 from synthempathy.generation.prompts import load_template  # noqa: E402
@@ -48,6 +50,8 @@ def name_emotions(method: str, texts: list[str]) -> list[list[str] | None]:
     params = load_params(ROOT / "params.yaml")
     respond = params.respond
     emotions = load_choices(ROOT / respond.emotion_list, "respond.emotion_list")
+    if method == "uncalibrated":
+        return uncalibrated(params, emotions, texts)
     if method == "likelihood":
         step, grammar = Step("emotion", single_line=True, choices=emotions), None
     else:
@@ -64,6 +68,19 @@ def name_emotions(method: str, texts: list[str]) -> list[list[str] | None]:
             backend.close()
             cache.close()
     return [o.fields["emotion"].split(" and ") if o.fields else None for o in outcomes]
+
+
+def uncalibrated(params, emotions: tuple[str, ...], texts: list[str]) -> list[list[str]]:
+    """The likeliest entries given each text alone, scored by the backend as the step scores them."""
+    template = load_template(ROOT / params.respond.prompt, {"explanation", "guidance"})
+    backend = make_backend(params.llm)
+    try:
+        flat = [0.0] * 2 * len(emotions)
+        return [pick(emotions, backend.score(template.render(explanation=text, guidance=""), continuations(emotions),
+                                             params.respond).logprobs, flat).strip().split(" and ")
+                for text in texts]
+    finally:
+        backend.close()
 
 
 def spread(named: list[list[str] | None]) -> dict:
@@ -84,7 +101,7 @@ def main() -> None:
     corpus_file = ROOT / "data/explanations/explanations.jsonl"
     corpus = [json.loads(line)["explanation"] for line in corpus_file.read_text(encoding="utf-8").splitlines()]
     results = {}
-    for method in ("grammar", "likelihood"):
+    for method in ("grammar", "uncalibrated", "likelihood"):
         named = name_emotions(method, [row["explanation"] for row in labelled])
         first = sum(bool(n) and n[0] in row["labels"] for n, row in zip(named, labelled))
         any_ = sum(bool(n) and bool(set(n) & set(row["labels"])) for n, row in zip(named, labelled))
@@ -97,7 +114,7 @@ def main() -> None:
         for part in ("labelled", "corpus"):
             r = results[method][part]
             agreement = f"agreement {r['agreement_first']:.0%} (any {r['agreement_any']:.0%}), " if part == "labelled" else ""
-            print(f"{method:10} {part:8} {agreement}{r['answered']}/{r['of']} answered, {r['distinct']} distinct, "
+            print(f"{method:12} {part:8} {agreement}{r['answered']}/{r['of']} answered, {r['distinct']} distinct, "
                   f"top {r['top']} {r['top_share']:.0%}, {r['two']} with two, {r['repeated']} repeated", flush=True)
     if args.json:
         args.json.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
