@@ -7,7 +7,7 @@ one-at-a-time backend) under `Generator`, exactly as a stage runs it, on the res
 with params.yaml's respond sampling and --max-tokens, one attempt per item (a retry only starts
 when its first attempt ends, which would measure the retry chain, not the decoder). --steps
 response (default) runs the response step alone, one long generation per item; --steps chain
-runs the stage's three Chain-of-Empathy steps with its emotion grammar, where a step's prompt
+runs the stage's three Chain-of-Empathy steps with its emotion list, where a step's prompt
 extends the previous one. Each round loads the model afresh, warms it up with one call (not
 timed), then runs every item against an empty request cache, in a shuffled order (round 0
 keeps it).

@@ -29,6 +29,9 @@ from pathlib import Path
 
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
+from synthempathy.generation.models import resolve_model  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 STAGES = ("brainstorm", "rewrite", "respond")
 SUMMARY = re.compile(r"^(\w+): (\d+) items -> (\d+) kept, .*model calls (\d+), cache hits (\d+)", re.MULTILINE)
@@ -47,12 +50,16 @@ def run(rev: str, stories_per_seed: int | None) -> dict:
         checkout(rev, project)
         params_file = project / "params.yaml"
         params = yaml.safe_load(params_file.read_text())
-        params["llm"]["model"] = "smollm2"
+        params["llm"]["model"] = str(resolve_model("smollm2").path)  # a path: older revisions lack the name
         if stories_per_seed:
             params["scale"]["stories_per_seed"] = stories_per_seed
         params_file.write_text(yaml.safe_dump(params, sort_keys=False))
         env = {**os.environ, "SYNTHEMPATHY_CACHE_DIR": str(Path(tmp) / "cache"), "DVC_NO_ANALYTICS": "1"}
-        subprocess.run([sys.executable, "-m", "dvc", "init", "--no-scm", "-q"], cwd=project, env=env, check=True)
+        if (project / ".dvc").is_dir():  # the archive holds the repo's DVC config: run it without git
+            subprocess.run([sys.executable, "-m", "dvc", "config", "core.no_scm", "true"], cwd=project, env=env,
+                           check=True)
+        else:
+            subprocess.run([sys.executable, "-m", "dvc", "init", "--no-scm", "-q"], cwd=project, env=env, check=True)
         started = time.monotonic()
         proc = subprocess.run([sys.executable, "-m", "dvc", "repro", "filter"], cwd=project, env=env,
                               capture_output=True, text=True)
