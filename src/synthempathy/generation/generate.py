@@ -49,7 +49,8 @@ class Step:
 
     `lead_in` is appended to the prompt before the model continues (for
     example "\nCause:"), so a multi-part answer such as Chain-of-Empathy is
-    scaffolded by the prompt itself and cannot come back in the wrong shape.
+    scaffolded by the prompt itself and cannot come back in the wrong shape
+    (with a chat template, inside the assistant's answer: generation/chat.py).
     (A GBNF grammar would do the same, but llama-cpp-python's create_completion
     and the servers apply it to the whole vocabulary before top-k, which made
     respond 3x slower with Gemma's 262k tokens; only the batched backend checks
@@ -168,13 +169,8 @@ class Generator:
             raise _Stopped()
         try:
             if step.choices:
-                texts = choice.continuations(step.choices)
-                scores = self.backend.score(prompt, texts, sampling)
                 neutral = self._prompt(choice.neutral_values(item.values), continuation, cuts)
-                if neutral.text not in self._neutral:  # once per template (and per empty value)
-                    self._neutral[neutral.text] = self.backend.score(neutral, texts, sampling).logprobs
-                completion = Completion(text=choice.pick(step.choices, scores.logprobs, self._neutral[neutral.text]),
-                                        finish_reason="stop", completion_tokens=0, prompt_format=scores.prompt_format)
+                completion = self._choose(prompt, neutral, step.choices, sampling)
             else:
                 completion = self.backend.complete(prompt, sampling, seed, self.grammar)
         except UserError as exc:
@@ -184,6 +180,16 @@ class Generator:
             self.stats.model_calls += 1
             self.stats.model_tokens += completion.completion_tokens
         return completion
+
+    def _choose(self, prompt: Prompt, neutral: Prompt, choices: tuple[str, ...], sampling: SamplingParams) -> Completion:
+        """Name entries of `choices` (generation/choice.py); `neutral` is the calibration prompt, scored
+        once per run (it is the same for every item of a template, or per empty value)."""
+        texts = choice.continuations(choices)
+        scores = self.backend.score(prompt, texts, sampling)
+        if neutral.text not in self._neutral:
+            self._neutral[neutral.text] = self.backend.score(neutral, texts, sampling).logprobs
+        return Completion(text=choice.pick(choices, scores.logprobs, self._neutral[neutral.text]),
+                          finish_reason="stop", completion_tokens=0, prompt_format=scores.prompt_format)
 
     def _prompt(self, values: dict[str, str], continuation: str, cuts: list[int]) -> Prompt:
         """The prompt for an item's step: the template with its values, then the answer so far
