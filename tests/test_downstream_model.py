@@ -186,23 +186,20 @@ def test_ctrl_c_during_training_leaves_the_previous_adapter_whole(project):
     adapter = project.path / "data/downstream/adapter"
     before = folder_digest(adapter)
     env = {**project.env, "PYTHONPATH": "src", "PYTHONUNBUFFERED": "1"}
+    # a terminal's Ctrl-C reaches a stage whose SIGINT is at its default; whatever the test process's own
+    # disposition is must not leak in (an ignored SIGINT is inherited, and Python then never raises
+    # KeyboardInterrupt: in the whole suite the stage trained to the end and exited 0)
     proc = subprocess.Popen([sys.executable, "stages/downstream/train.py"], cwd=project.path, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     seen = ""
     deadline = time.monotonic() + 300
     while "train:" not in seen and time.monotonic() < deadline:
         seen += os.read(proc.stderr.fileno(), 4096).decode(errors="replace")
     assert "train:" in seen, seen
     time.sleep(1.0)
-    for _ in range(10):  # one Ctrl-C was once lost mid-step on a busy machine (CI, AMD); a person presses again
-        proc.send_signal(signal.SIGINT)
-        try:
-            _, rest = proc.communicate(timeout=5)
-            break
-        except subprocess.TimeoutExpired:
-            continue
-    else:
-        _, rest = proc.communicate(timeout=120)
+    proc.send_signal(signal.SIGINT)
+    _, rest = proc.communicate(timeout=120)
     assert proc.returncode == 130, seen + rest
     assert "interrupted" in rest
     assert folder_digest(adapter) == before
