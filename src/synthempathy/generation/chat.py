@@ -104,12 +104,8 @@ def render(jinja: str, bos: str, eos: str, messages: list[dict[str, str]], answe
     rendering two different texts there and keeping what they share, so it holds every earlier
     turn and the last turn's opening markers, whatever the template.
     """
-    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-
-    formatter = Jinja2ChatFormatter(template=jinja, eos_token=eos, bos_token=bos, add_generation_prompt=True)
-
     def text(messages: list[dict[str, str]]) -> str:
-        return formatter(messages=messages).prompt
+        return apply_template(jinja, bos, eos, messages)
 
     full = text(messages) + answer
     probes = [text(messages[:-1] + [{"role": "user", "content": probe}]) for probe in ("\ue000", "\ue001")]
@@ -117,3 +113,10 @@ def render(jinja: str, bos: str, eos: str, messages: list[dict[str, str]], answe
     if full[:shared] != probes[0][:shared]:  # a template that moves earlier turns with the item: no prefix
         shared = 0
     return Prompt(prefix=full[:shared], suffix=full[shared:], chat=True)
+
+
+def apply_template(jinja: str, bos: str, eos: str, messages: list[dict[str, str]]) -> str:
+    """`messages` in the model's Jinja chat template, ending with the assistant's turn opened."""
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    return Jinja2ChatFormatter(template=jinja, eos_token=eos, bos_token=bos)(messages=messages).prompt

@@ -56,10 +56,7 @@ def format_chat(template: str, bos_token: str, eos_token: str, prompt: Prompt) -
     sets the closing turn markers apart as the last piece, since the next step
     puts its text before them.
     """
-    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-
-    formatter = Jinja2ChatFormatter(template=template, eos_token=eos_token, bos_token=bos_token)
-    formatted = formatter(messages=[{"role": "user", "content": prompt.text}]).prompt
+    formatted = chat.apply_template(template, bos_token, eos_token, [{"role": "user", "content": prompt.text}])
     at = formatted.find(prompt.text)
     if at < 0:
         return Prompt(prefix="", suffix=formatted)
