@@ -225,12 +225,13 @@ class Recording(Backend):
         return self.inner.score(prompt, continuations, sampling)
 
 
-def run_respond(cache: RequestCache, order: list[int], prompt_chunk: int = 0, model: str = "embedded"):
+def run_respond(cache: RequestCache, order: list[int], prompt_chunk: int = 0, model: str = "embedded",
+                chat_prompt: str = "prompts/chat/respond.txt"):
     """The chain over EXPLANATIONS in `order`, a new 3-row backend, one attempt per item (so a
     run computes exactly the calls its cache lacks); (fields by id, backend timing, calls, generator).
-    A chat model gets the chat template, the answer begun in the assistant's turn."""
+    A chat model gets `chat_prompt`: one answer begun in the assistant's turn, or a turn per step."""
     template = load_template(ROOT / RESPOND.prompt, {"explanation", "guidance"})
-    chat = load_chat_template(ROOT / "prompts/chat/respond.txt", {"explanation", "guidance"})
+    chat = load_chat_template(ROOT / chat_prompt, {"explanation", "guidance"}, ["emotion", "cause"])
     params = llm(3, max_attempts=1, prompt_chunk=prompt_chunk).model_copy(update={"model": model})
     backend = Recording(make_backend(params))
     try:
@@ -246,15 +247,17 @@ def step_of(prompt) -> int:
     return 3 if prompt.suffix.endswith("\nResponse:") else 2 if prompt.suffix.endswith("\nCause:") else 1
 
 
-@pytest.mark.parametrize("prompt_chunk, model", [(0, "embedded"), (16, "embedded"), (0, "smollm2")])
+@pytest.mark.parametrize("prompt_chunk, model, chat_prompt", [
+    (0, "embedded", "prompts/chat/respond.txt"), (16, "embedded", "prompts/chat/respond.txt"),  # not read: a base model
+    (0, "smollm2", "prompts/chat/respond.txt"), (0, "smollm2", "prompts/chat/respond_turns.txt")])
 def test_a_step_that_reuses_the_previous_steps_prompt_matches_one_evaluated_from_scratch(tmp_path, prompt_chunk,
-                                                                                        model):
+                                                                                        model, chat_prompt):
     """Chain-of-Empathy's cause and response steps extend the emotion step's prompt, which the
     slot still holds; a run resumed after a kill (earlier steps from the cache) evaluates it
     again. Both must give the same answers, whatever the arrival order, with prompts evaluated
-    alone or in prompt steps."""
+    alone or in prompt steps, and with a chat model's steps in one answer or asked turn by turn."""
     first = RequestCache(tmp_path / "fresh.sqlite")
-    fresh, timing, calls, gen = run_respond(first, [0, 1, 2, 3, 4], prompt_chunk, model)
+    fresh, timing, calls, gen = run_respond(first, [0, 1, 2, 3, 4], prompt_chunk, model, chat_prompt)
     assert all(call[0].chat == (model == "smollm2") for call in calls)
     assert timing.reused_tokens > 0  # the kept prompts were used, not re-evaluated
     assert {step_of(call[0]) for call in calls} == {1, 2, 3}
@@ -265,7 +268,7 @@ def test_a_step_that_reuses_the_previous_steps_prompt_matches_one_evaluated_from
             if step_of(prompt) <= k:
                 key = gen.request_key(prompt, sampling, seed, gen.steps[step_of(prompt) - 1])
                 cache.put(key, first.get(key))
-        resumed, timing, recomputed, _ = run_respond(cache, [4, 2, 0, 3, 1], prompt_chunk, model)
+        resumed, timing, recomputed, _ = run_respond(cache, [4, 2, 0, 3, 1], prompt_chunk, model, chat_prompt)
         assert resumed == fresh, k
         assert min(step_of(call[0]) for call in recomputed) == k + 1  # step k + 1 starts from a cold slot
     assert timing.reused_tokens == 0  # after step 2: the response steps evaluated their prompts anew

@@ -35,8 +35,8 @@ SHIPPED = {  # every chat prompt params.yaml names, with its stage's fields
 def test_every_shipped_chat_prompt_renders_with_a_prefix_shared_by_every_item(path, jinja, bos, eos):
     values = SHIPPED[path]
     template = load_chat_template(ROOT / path, set(values))
-    one = render(jinja, bos, eos, template.messages(**values), template.answer)
-    other = render(jinja, bos, eos, template.messages(**{k: v + " Then more." for k, v in values.items()}),
+    one = render(jinja, bos, eos, template.messages(values), template.answer)
+    other = render(jinja, bos, eos, template.messages({k: v + " Then more." for k, v in values.items()}),
                    template.answer + " fear")
     assert one.chat and one.prefix and one.prefix == other.prefix  # the examples are evaluated once
     assert all(text in one.prefix for _, text in template.turns if "\n" not in text)  # every earlier turn
@@ -57,14 +57,14 @@ def test_chat_prompt_files_are_parsed_into_turns(tmp_path):
     template = load_chat_template(path, {"text"})
     assert template.turns == (("system", "Be kind."), ("user", "Hi"), ("assistant", "Label: hello"))
     assert (template.item, template.answer) == ("Text: ${text}", "Label:")
-    assert template.messages(text="a $5 bill")[-1] == {"role": "user", "content": "Text: a $5 bill"}
+    assert template.messages({"text": "a $5 bill"})[-1] == {"role": "user", "content": "Text: a $5 bill"}
     assert len(template.sha256) == 64
 
 
 @pytest.mark.parametrize("text, problem", [
     ("Hello\n[user]\n${text}\n", r"task\.txt:1: text before the first turn"),
-    ("[user]\nExample ${text}\n[assistant]\nA\n[user]\n${text}\n", r"task\.txt:2: \$\{text\} outside the last \[user\]"),
-    ("[user]\n${text}\n[assistant]\nLabel ${text}\n", r"task\.txt:4: \$\{text\} outside the last \[user\]"),
+    ("[user]\nExample ${text}\n[assistant]\nA\n[user]\n${text}\n", r"task\.txt:2: \$\{text\} outside the item's \[user\]"),
+    ("[user]\n${text}\n[assistant]\nLabel ${text}\n", r"task\.txt:4: \$\{text\} outside the item's \[user\]"),
     ("[user]\nA\n[user]\n${text}\n", r"task\.txt:3: \[user\] where a \[assistant\] turn belongs"),
     ("[system]\nS\n[assistant]\nA\n[user]\n${text}\n", r"task\.txt:3: \[assistant\] where a \[user\] turn belongs"),
     ("[user]\n${text}\n[assistant]\nA\n[assistant]\nB\n", r"task\.txt: the item's turn is missing"),
@@ -110,3 +110,43 @@ def test_chat_markers_come_from_the_models_template():
 def test_assistant_wrapping_is_removed_from_chat_answers(raw, tidy):
     markers = chat_markers(CHATML, "", "<|im_end|>") + chat_markers(GEMMA, "<bos>", "<eos>")
     assert tidy_chat(raw, markers) == tidy
+
+
+@pytest.mark.parametrize("jinja, bos, eos", [(GEMMA, "<bos>", "<eos>"), (CHATML, "", "<|im_end|>")])
+def test_a_conversation_of_steps_asks_each_step_in_its_own_turn(jinja, bos, eos):
+    template = load_chat_template(ROOT / "prompts/chat/respond_turns.txt", {"explanation", "guidance"},
+                                  ["emotion", "cause"])
+    assert [(r.field, r.begin) for r in template.replies] == [("emotion", "Emotion:"), ("cause", "Cause:")]
+    assert template.answer == "Response:" and [template.begin(n) for n in range(3)] == [
+        "Emotion:", "Cause:", "Response:"]
+    values = {"explanation": "I lost my job today.", "guidance": ""}
+    prompts = []
+    for answers in ([], [" fear"], [" fear", " The layoff came without warning."]):
+        messages = template.messages(values, answers)
+        assert messages[len(template.turns)] == {"role": "user", "content": template.item.replace(
+            "${guidance}Explanation: ${explanation}", "Explanation: I lost my job today.")}
+        assert messages[-1]["role"] == "user" and len(messages) == len(template.turns) + 1 + 2 * len(answers)
+        prompts.append(render(jinja, bos, eos, messages, template.begin(len(answers)), len(template.turns)))
+    assert prompts[1].messages == () and "Emotion: fear" in prompts[1].suffix
+    assert prompts[2].suffix.endswith(template.replies[1].question + ("<end_of_turn>\n<start_of_turn>model\n",
+                                      "<|im_end|>\n<|im_start|>assistant\n")[jinja is CHATML] + "Response:")
+    assert len({p.prefix for p in prompts}) == 1 and "I lost my job" not in prompts[0].prefix  # examples shared
+    # a step's prompt extends the one before it and its answer, so a slot keeps what it evaluated
+    assert prompts[1].text.startswith(prompts[0].text + " fear")
+    assert prompts[2].text.startswith(prompts[1].text + " The layoff came without warning.")
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("[user]\n${text}\n[assistant]\nLabel: ${cause}\n[user]\nWhy?\n", r"task\.txt:3: .* must end with \$\{emotion\}"),
+    ("[user]\n${text}\n[assistant]\n${emotion} then\n[user]\nWhy?\n", r"task\.txt:3: .* must end with \$\{emotion\}"),
+    ("[user]\n${text}\n[assistant]\nA\n[user]\nWhy?\n", r"task\.txt:3: .* must end with \$\{emotion\}"),
+    ("[user]\n${text}\n[assistant]\n${emotion}\n[user]\nWhy ${emotion}?\n",
+     r"task\.txt:6: \$\{emotion\} outside the item's \[user\] turn \(a step's question"),
+    ("[user]\n${text}\n[assistant]\n${emotion}\n[user]\nWhy?\n", r"task\.txt:5: the conversation answers 1 of"),
+    ("[user]\nA\n[assistant]\n${text}\n[user]\nB\n", r"task\.txt:3: the item's fields belong in a \[user\] turn"),
+])
+def test_conversation_of_steps_errors_name_file_and_line(tmp_path, text, problem):
+    path = tmp_path / "task.txt"
+    path.write_text(text)
+    with pytest.raises(UserError, match=problem):
+        load_chat_template(path, {"text"}, ["emotion", "cause"])

@@ -50,7 +50,8 @@ class Step:
     `lead_in` is appended to the prompt before the model continues (for
     example "\nCause:"), so a multi-part answer such as Chain-of-Empathy is
     scaffolded by the prompt itself and cannot come back in the wrong shape
-    (with a chat template, inside the assistant's answer: generation/chat.py).
+    (with a chat template, inside the assistant's answer; a chat file that
+    asks for each step in its own turn replaces the lead-ins: generation/chat.py).
     (A GBNF grammar would do the same, but llama-cpp-python's create_completion
     and the servers apply it to the whole vocabulary before top-k, which made
     respond 3x slower with Gemma's 262k tokens; only the batched backend checks
@@ -130,6 +131,11 @@ class Generator:
         `chat`: the task as a conversation, used in place of `template` when the backend takes chat."""
         self.stage, self.template, self.params, self.llm = stage, template, params, llm
         self.chat = chat if chat is not None and backend.prompt_format == "chat" else None
+        if self.chat is not None and self.chat.replies:
+            answered, wanted = [r.field for r in self.chat.replies], [step.field for step in steps[:-1]]
+            if answered != wanted:
+                raise UserError(f"{self.chat.path}: the conversation answers {', '.join(answered)} where this "
+                                f"stage's steps before the last are {', '.join(wanted) or 'none'}")
         self.check = check
         self.as_is = as_is
         self.grammar = grammar
@@ -154,11 +160,9 @@ class Generator:
         return request_key(backend=self.identity.model_dump(), prompt=prompt.text, sampling=sampling.model_dump(),
                            seed=seed, grammar=self.grammar, **cuts)
 
-    def _call(self, item: Item, seed: int, continuation: str, cuts: list[int], sampling: SamplingParams,
+    def _call(self, item: Item, prompt: Prompt, neutral: Prompt | None, seed: int, sampling: SamplingParams,
               step: Step) -> Completion:
-        """One model call (or cache hit) for `step`; `cuts`: where prompts that later steps extend end
-        in `continuation` (see Prompt.cuts)."""
-        prompt = self._prompt(item.values, continuation, cuts)
+        """One model call (or cache hit) for `step`; `neutral`: a choice's calibration prompt."""
         key = self.request_key(prompt, sampling, seed, step)
         cached = self.cache.get(key)
         if cached is not None:
@@ -169,7 +173,6 @@ class Generator:
             raise _Stopped()
         try:
             if step.choices:
-                neutral = self._prompt(choice.neutral_values(item.values), continuation, cuts)
                 completion = self._choose(prompt, neutral, step.choices, sampling)
             else:
                 completion = self.backend.complete(prompt, sampling, seed, self.grammar)
@@ -191,27 +194,42 @@ class Generator:
         return Completion(text=choice.pick(choices, scores.logprobs, self._neutral[neutral.text]),
                           finish_reason="stop", completion_tokens=0, prompt_format=scores.prompt_format)
 
-    def _prompt(self, values: dict[str, str], continuation: str, cuts: list[int]) -> Prompt:
-        """The prompt for an item's step: the template with its values, then the answer so far
-        (`continuation`), which prompts that later steps extend end within at `cuts`."""
-        if self.chat is not None:
-            rendered = self.backend.render_chat(self.chat.messages(**values), self.chat.answer + continuation)
-            base = len(rendered.suffix) - len(continuation)
-            return replace(rendered, cuts=tuple(base + cut for cut in cuts))
-        rendered = self.template.render(**values)
-        base = len(rendered.suffix)
-        return Prompt(prefix=rendered.prefix, suffix=rendered.suffix + continuation,
-                      cuts=tuple(base + cut for cut in cuts))
+    def _prompt(self, values: dict[str, str], answers: Sequence[str], earlier: Sequence[str] = ()) -> Prompt:
+        """The prompt for an item's next step, given the earlier steps' `answers` as the model gave them.
+
+        Completion and one-answer chat prompts continue the answer so far, each step led in by its
+        `lead_in`; a conversation of steps asks each step in its own turn (ChatTemplate.replies).
+        `earlier`: the earlier steps' prompts; this one is cut where it extends them, and at its own
+        end when a step follows (Prompt.cuts).
+        """
+        number = len(answers)
+        chat = self.chat
+        if chat is not None and chat.replies:
+            rendered = self.backend.render_chat(chat.messages(values, answers), chat.begin(number), len(chat.turns))
+        else:
+            so_far = "".join(step.lead_in + answer for step, answer in zip(self.steps, answers))
+            so_far += self.steps[number].lead_in
+            if chat is not None:
+                rendered = self.backend.render_chat(chat.messages(values), chat.answer + so_far, len(chat.turns))
+            else:
+                template = self.template.render(**values)
+                rendered = Prompt(prefix=template.prefix, suffix=template.suffix + so_far)
+        start = len(rendered.prefix)
+        cuts = [len(text) - start for text in earlier if len(text) >= start and rendered.text.startswith(text)]
+        if number < len(self.steps) - 1:
+            cuts.append(len(rendered.suffix))
+        return replace(rendered, cuts=tuple(cuts))
 
     def _attempt(self, item: Item, seed: int) -> tuple[dict[str, str], Completion, int, str, str]:
         """Generate every step once: (fields, last completion, tokens, reject reason, detail)."""
         fields: dict[str, str] = {}
-        so_far, tokens, cuts = "", 0, []
-        for number, step in enumerate(self.steps, 1):
-            so_far += step.lead_in
-            if number < len(self.steps):  # the next step's prompt extends this one
-                cuts = [*cuts, len(so_far)]
-            completion = self._call(item, seed, so_far, cuts, step.sampling(self.sampling), step)
+        answers: list[str] = []  # each step's completion as it came
+        earlier: list[str] = []  # each step's prompt
+        tokens = 0
+        for step in self.steps:
+            prompt = self._prompt(item.values, answers, earlier)
+            neutral = self._prompt(choice.neutral_values(item.values), answers) if step.choices else None
+            completion = self._call(item, prompt, neutral, seed, step.sampling(self.sampling), step)
             tokens += completion.completion_tokens
             text = completion.text
             if completion.prompt_format == "chat":
@@ -222,7 +240,8 @@ class Generator:
             if not self.as_is and not value:
                 return fields, completion, tokens, "empty", step.field
             fields[step.field] = value
-            so_far += completion.text
+            answers.append(completion.text)
+            earlier.append(prompt.text)
         problem = self.check(fields) if self.check else None
         if problem:
             return fields, completion, tokens, "invalid", problem

@@ -75,7 +75,7 @@ def generator_for(stage: GenerationStage, params: Params, backend: Backend | Non
     backend = backend or make_backend(llm)
     chat = None
     if stage.chat_prompt and backend.prompt_format == "chat":
-        chat = load_chat_template(stage.chat_prompt, stage.variables)
+        chat = load_chat_template(stage.chat_prompt, stage.variables, [step.field for step in stage.steps[:-1]])
     cache = RequestCache()
     try:
         yield Generator(stage.name, template, stage.sampling, llm, backend, cache, stage.steps,

@@ -68,9 +68,10 @@ class Backend(ABC):
     chat_markers: tuple[str, ...] = ()
     """The model's own turn markers (generation/hygiene.py), where known: a chat answer is cut at them."""
 
-    def render_chat(self, messages: list[dict[str, str]], answer: str) -> Prompt:
+    def render_chat(self, messages: list[dict[str, str]], answer: str, item: int | None = None) -> Prompt:
         """A conversation, and the beginning of the assistant's answer, as this backend sends it
-        (generation/chat.py); only called when `prompt_format` is 'chat'."""
+        (generation/chat.py); `item`: the index of the item's turn, the first that differs between
+        items (the last when None). Only called when `prompt_format` is 'chat'."""
         raise NotImplementedError(f"the {self.name} backend takes no chat prompts")
 
     def score(self, prompt: Prompt, continuations: Sequence[str], sampling: SamplingParams) -> Scores:

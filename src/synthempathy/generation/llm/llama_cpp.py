@@ -175,9 +175,9 @@ class LlamaCppBackend(Backend):
         jinja, bos, eos = self.chat_tokens
         return hygiene.chat_markers(jinja, bos, eos) if jinja else ()
 
-    def render_chat(self, messages: list[dict[str, str]], answer: str) -> Prompt:
+    def render_chat(self, messages: list[dict[str, str]], answer: str, item: int | None = None) -> Prompt:
         jinja, bos, eos = self.chat_tokens
-        return chat.render(jinja, bos, eos, messages, answer)
+        return chat.render(jinja, bos, eos, messages, answer, item)
 
     @functools.cached_property
     def repack(self) -> amx_workaround.RepackDecision:

@@ -209,7 +209,7 @@ class OpenAIServerBackend(Backend):
             body["prompt"] = prompt.text
         return body
 
-    def render_chat(self, messages: list[dict[str, str]], answer: str) -> Prompt:
+    def render_chat(self, messages: list[dict[str, str]], answer: str, item: int | None = None) -> Prompt:
         """The conversation as `messages`, the answer so far as a last assistant turn; the text the
         request cache keys it by marks each turn's role."""
         turns = [(m["role"], m["content"]) for m in messages] + ([("assistant", answer)] if answer else [])
