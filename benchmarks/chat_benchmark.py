@@ -37,7 +37,7 @@ from synthempathy.generation.models import resolve_model  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 STAGES = ("brainstorm", "rewrite", "respond")
-SUMMARY = re.compile(r"^(\w+): (\d+) items -> (\d+) kept, .*model calls (\d+), cache hits (\d+); "
+SUMMARY = re.compile(r"^(\w+): (\d+) items -> (\d+) kept, .*model calls (\d+), cache hits (\d+), retries \d+; "
                      r"([\d.]+)s", re.MULTILINE)
 MECHANISMS = ("emotional_reaction", "interpretation", "exploration")
 

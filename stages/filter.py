@@ -6,7 +6,9 @@ that fail a gate (filter.gates: a malformed emotion or cause, an explanation
 not told in the first person or not about its story, a response not spoken
 to the person); then crisis disclosures as filter.safety.policy says
 (quality/safety.py: flagged pairs carry a `safety` label); then toxic ones
-(filter.toxicity); then exact and near duplicates of explanations and responses. Every drop, from this stage
+(filter.toxicity); then exact and near duplicates of explanations and responses. A text that
+holds one of filter.leak_markers, or one of the generating model's own turn markers (read from
+its GGUF: a chat model's <|im_end|>, Gemma's <end_of_turn>), echoes scaffolding. Every drop, from this stage
 and the generating stages before it, lands in data/corpus/rejects.jsonl with
 its stage and reason.
 """
@@ -20,6 +22,7 @@ from synthempathy.core.params import load_params
 from synthempathy.core.paths import CORPUS, CORPUS_REJECTS, EXPLANATION_REJECTS, PAIR_REJECTS, PAIRS, STORY_REJECTS, metrics_of
 from synthempathy.core.records import Pair, Reject
 from synthempathy.core.stage import entry_point
+from synthempathy.generation.llm import model_markers
 from synthempathy.quality.dedupe import dedupe
 from synthempathy.quality.gates import first_gate_problem, first_problem
 from synthempathy.quality.safety import apply_policy, label, safety_counts
@@ -34,13 +37,14 @@ FIELDS = ("explanation", "response")
 @entry_point
 def main() -> None:
     params = load_params()
+    checks = params.filter.with_markers(model_markers(params.llm))
     pairs = read_records(IN, Pair)
     if params.filter.safety.enabled:
         pairs = [label(pair) for pair in pairs]
     upstream = [r for path in UPSTREAM_REJECTS for r in read_records(path, Reject)]
     kept, dropped = [], []
     for pair in pairs:
-        problem = first_problem(pair, FIELDS, params.filter) or first_gate_problem(pair, params.filter)
+        problem = first_problem(pair, FIELDS, checks) or first_gate_problem(pair, checks)
         if problem is None:
             kept.append(pair)
         else:

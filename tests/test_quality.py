@@ -2,8 +2,9 @@
 
 import pytest
 
-from synthempathy.core.params import FilterParams, NearDupParams, ToxicityParams
+from synthempathy.core.params import FilterParams, LLMParams, NearDupParams, ToxicityParams
 from synthempathy.core.records import Pair
+from synthempathy.generation.llm import model_markers
 from synthempathy.quality.dedupe import dedupe
 from synthempathy.quality.gates import first_gate_problem, first_problem, gate_first_person, topic_overlap
 from synthempathy.quality.toxicity import drop_toxic
@@ -21,6 +22,22 @@ def pair(i: int, explanation: str = GOOD_EXPLANATION, response: str = GOOD_RESPO
                 emotion="fear", cause="job loss", response=response, provenance={"respond": PROV})
 
 
+@pytest.mark.model  # reads each GGUF's vocabulary
+@pytest.mark.parametrize("model, leaked", [("embedded", "<eos>"), ("smollm2", "<|im_end|>"),
+                                            ("smollm2", "<|im_start|>")])
+def test_the_generating_models_own_markers_are_read_from_its_gguf_and_dropped(model, leaked):
+    """A chat model's turn markers (its GGUF's chat template) and every model's BOS/EOS texts join
+    filter.leak_markers; the vocabulary alone is read, not the weights."""
+    markers = model_markers(LLMParams(model=model))
+    assert leaked in markers and not any(m in P.leak_markers for m in markers)
+    checks = P.with_markers(markers)
+    assert checks.leak_markers == [*P.leak_markers, *markers] and checks.with_markers(markers) == checks
+    response = f"That sounds hard for you.{leaked} What has helped so far?"
+    assert first_problem(pair(0, response=response), ("response",), P) is None
+    assert first_problem(pair(0, response=response), ("response",), checks) == (
+        "template_leak", f"response: contains {leaked!r}")
+
+
 def test_good_pair_passes():
     assert first_problem(pair(0), ("explanation", "response"), P) is None
 
@@ -30,7 +47,7 @@ def test_good_pair_passes():
     [
         ("   ", "empty"),
         ("That is hard.\nExplanation: I also lost my job", "template_leak"),
-        ("<start_of_turn>model That sounds hard for you, truly.", "template_leak"),
+        ("Response: That sounds hard for you, truly.", "template_leak"),
         ("As an AI, I cannot feel emotions but that sounds hard.", "refusal"),
         ("I am so sorry you are going through this. I am so sorry you are going through this.", "repetition"),
         ("That sounds really hard and I think that you should", "cut_off"),

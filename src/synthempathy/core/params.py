@@ -7,6 +7,7 @@ instead of being silently ignored while DVC still tracks it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -446,9 +447,10 @@ class FilterParams(Section):
     min_words: WordLimits = WordLimits(explanation=20, response=20)
     max_words: WordLimits = WordLimits(explanation=400, response=600)
     leak_markers: list[str] = Field(
-        default_factory=lambda: ["Situation:", "Story:", "Explanation:", "Emotion:", "Cause:", "Response:", "###", "<start_of_turn>", "<end_of_turn>"]
+        default_factory=lambda: ["Situation:", "Story:", "Explanation:", "Emotion:", "Cause:", "Response:", "###"]
     )
-    """Strings that only appear when the model echoes the prompt scaffolding."""
+    """Strings that only appear when the model echoes the prompt scaffolding. The filter adds the
+    generating model's own turn markers and BOS/EOS texts, read from its GGUF (model_markers)."""
     refusal_markers: list[str] = Field(
         default_factory=lambda: ["as an ai", "i'm sorry, but i can", "i cannot help with", "i can't help with"]
     )
@@ -457,6 +459,12 @@ class FilterParams(Section):
     safety: SafetyParams = SafetyParams()
     near_dup: NearDupParams = NearDupParams()
     toxicity: ToxicityParams = ToxicityParams()
+
+    def with_markers(self, markers: Sequence[str]) -> FilterParams:
+        """These settings with `markers` (a model's own, generation.llm.model_markers) added to
+        leak_markers, validated again."""
+        extra = [m for m in markers if m not in self.leak_markers]
+        return self.model_validate({**self.model_dump(), "leak_markers": [*self.leak_markers, *extra]})
 
 
 class PaperFigures(Section):

@@ -21,4 +21,14 @@ def make_backend(params: LLMParams) -> Backend:
     raise AssertionError(f"unhandled backend {params.backend}")  # params validation forbids this
 
 
-__all__ = ["Backend", "Completion", "make_backend"]
+def model_markers(params: LLMParams) -> tuple[str, ...]:
+    """The generating model's own markers, read from its GGUF without loading the weights (a
+    server's model is not known here: none)."""
+    backend = make_backend(params)
+    try:
+        return backend.chat_markers
+    finally:
+        backend.close()
+
+
+__all__ = ["Backend", "Completion", "make_backend", "model_markers"]

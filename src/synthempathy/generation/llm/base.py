@@ -66,7 +66,8 @@ class Backend(ABC):
         constrained by the GBNF `grammar` when one is given."""
 
     chat_markers: tuple[str, ...] = ()
-    """The model's own turn markers (generation/hygiene.py), where known: a chat answer is cut at them."""
+    """The model's own turn markers and BOS/EOS texts (generation/hygiene.py), where known: a chat
+    answer is cut at them, and the filter drops a pair holding one (model_markers)."""
 
     def render_chat(self, messages: list[dict[str, str]], answer: str, item: int | None = None) -> Prompt:
         """A conversation, and the beginning of the assistant's answer, as this backend sends it

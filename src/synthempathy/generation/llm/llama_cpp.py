@@ -173,7 +173,7 @@ class LlamaCppBackend(Backend):
     @functools.cached_property
     def chat_markers(self) -> tuple[str, ...]:
         jinja, bos, eos = self.chat_tokens
-        return hygiene.chat_markers(jinja, bos, eos) if jinja else ()
+        return hygiene.chat_markers(jinja, bos, eos)
 
     def render_chat(self, messages: list[dict[str, str]], answer: str, item: int | None = None) -> Prompt:
         jinja, bos, eos = self.chat_tokens
