@@ -1,16 +1,16 @@
 """Stage 4, filter: the quality gate between generated pairs and the corpus.
 
-Drops pairs that are empty, echo the prompt scaffolding, refuse, repeat
-themselves, end mid-sentence or fall outside the length bounds; then pairs
-that fail a gate (filter.gates: a malformed emotion or cause, an explanation
-not told in the first person or not about its story, a response not spoken
-to the person); then crisis disclosures as filter.safety.policy says
-(quality/safety.py: flagged pairs carry a `safety` label); then toxic ones
-(filter.toxicity); then exact and near duplicates of explanations and responses. A text that
-holds one of filter.leak_markers, or one of the generating model's own turn markers (read from
-its GGUF: a chat model's <|im_end|>, Gemma's <end_of_turn>), echoes scaffolding. Every drop, from this stage
-and the generating stages before it, lands in data/corpus/rejects.jsonl with
-its stage and reason.
+Runs the checks filter.blocks lists, in order (quality/blocks.py): the field
+checks (empty, scaffolding leaked, refusal, repetition, cut off, length), the
+pair gates (filter.gates: a malformed emotion or cause, an explanation not told
+in the first person or not about its story, a response not spoken to the
+person), crisis disclosures as filter.safety.policy says (quality/safety.py:
+flagged pairs carry a `safety` label), toxicity (filter.toxicity), then exact
+and near duplicates of explanations and responses. Leaked scaffolding is one of
+filter.leak_markers or one of the generating model's own turn markers, read
+from its GGUF (a chat model's <|im_end|>). Every drop, from this stage and the
+generating stages before it, lands in data/corpus/rejects.jsonl with its stage
+and reason.
 """
 
 import sys
@@ -21,17 +21,14 @@ from synthempathy.core.metrics import FilterMetrics, checked
 from synthempathy.core.params import load_params
 from synthempathy.core.paths import CORPUS, CORPUS_REJECTS, EXPLANATION_REJECTS, PAIR_REJECTS, PAIRS, STORY_REJECTS, metrics_of
 from synthempathy.core.records import Pair, Reject
-from synthempathy.core.stage import entry_point
+from synthempathy.core.entry_point import entry_point
 from synthempathy.generation.llm import model_markers
-from synthempathy.quality.dedupe import dedupe
-from synthempathy.quality.gates import first_gate_problem, first_problem
-from synthempathy.quality.safety import apply_policy, label, safety_counts
-from synthempathy.quality.toxicity import drop_toxic
+from synthempathy.quality.blocks import run_blocks
+from synthempathy.quality.safety import label, safety_counts
 
 IN = PAIRS
 UPSTREAM_REJECTS = [STORY_REJECTS, EXPLANATION_REJECTS, PAIR_REJECTS]
 OUT, REJECTS, METRICS = CORPUS, CORPUS_REJECTS, metrics_of("filter")
-FIELDS = ("explanation", "response")
 
 
 @entry_point
@@ -42,22 +39,7 @@ def main() -> None:
     if params.filter.safety.enabled:
         pairs = [label(pair) for pair in pairs]
     upstream = [r for path in UPSTREAM_REJECTS for r in read_records(path, Reject)]
-    kept, dropped = [], []
-    for pair in pairs:
-        problem = first_problem(pair, FIELDS, checks) or first_gate_problem(pair, checks)
-        if problem is None:
-            kept.append(pair)
-        else:
-            reason, detail = problem
-            dropped.append(Reject(id=pair.id, stage="filter", reason=reason, detail=detail,
-                                  record=pair.model_dump(mode="json")))
-    kept, unsafe = apply_policy(kept, params.filter.safety, stage="filter")
-    dropped += unsafe
-    kept, toxic = drop_toxic(kept, FIELDS, params.filter.toxicity, stage="filter")
-    dropped += toxic
-    for field in FIELDS:
-        kept, dups = dedupe(kept, field, params.filter.near_dup, stage="filter")
-        dropped += dups
+    kept, dropped = run_blocks(pairs, checks)
     write_records(OUT, kept)
     write_records(REJECTS, upstream + dropped)
     reasons = Counter(r.reason for r in dropped)

@@ -153,3 +153,26 @@ def test_toxic_pairs_are_dropped_with_label_and_score():
     assert [r.id for r in kept] == ["s-00"]
     assert dropped[0].id == "s-01" and dropped[0].reason == "toxic"
     assert dropped[0].detail == "response: offensive" and dropped[0].score >= 0.5
+
+
+def test_filter_blocks_share_one_contract_and_drop_in_the_listed_order():
+    from typing import get_args
+
+    from synthempathy.core.params import FilterBlock
+    from synthempathy.quality.blocks import BLOCKS, run_blocks
+
+    assert set(BLOCKS) == set(get_args(FilterBlock)) == set(FilterParams().blocks)
+    pairs = [pair(0), pair(1, response="So hard."), pair(2, explanation="She lost her job last week and she keeps "
+                                                        "wondering how she will pay the rent next month."),
+             pair(3)]
+    kept, dropped = run_blocks(pairs, P)
+    assert [p.id for p in kept] == ["s-00"]  # s-03 repeats s-00's texts
+    assert [(r.id, r.reason) for r in dropped] == [("s-01", "too_short"), ("s-02", "not_first_person"),
+                                                   ("s-03", "exact_duplicate")]  # in the pairs' order
+    assert all(r.stage == "filter" and r.record["id"] == r.id for r in dropped)
+    only_fields = P.model_validate({**P.model_dump(), "blocks": ["fields"]})
+    kept, dropped = run_blocks(pairs, only_fields)
+    assert [p.id for p in kept] == ["s-00", "s-02", "s-03"] and [r.id for r in dropped] == ["s-01"]
+    for name, make in BLOCKS.items():  # every block: pairs in, (kept, rejects) out, nothing lost
+        kept, dropped = make(P)(pairs)
+        assert sorted([p.id for p in kept] + [r.id for r in dropped]) == [p.id for p in pairs], name

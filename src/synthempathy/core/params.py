@@ -310,7 +310,7 @@ class SeedParams(GenerationParams):
     chat_prompt: str | None = Field("prompts/chat/seeds.txt", min_length=1)
     files: list[str] = Field(default_factory=lambda: ["data/seeds/stressors.yaml"], min_length=1)
     """Seed files under data/seeds/ (the folder the stage depends on): the taxonomy, which
-    declares the categories, and any CSV, JSONL or YAML of rows (README, "Bring your own seeds")."""
+    declares the categories, and any CSV, JSONL or YAML of rows (docs/scale.md, "Bring your own seeds")."""
     columns: dict[Literal["text", "category", "id"], str] = Field(
         default_factory=lambda: {"text": "text", "category": "category", "id": "id"})
     """Column (CSV) or key (JSONL, YAML rows) names of the text, category and optional id."""
@@ -385,7 +385,7 @@ class JudgeParams(SamplingParams):
     scorer: Literal["llm", "classifier", "encoder"] = "llm"
     """llm: the model below reads the rubric; classifier (TF-IDF + logistic regression) and encoder
     (a pretrained sentence encoder): judges that `dvc repro calibration/dvc.yaml` trains on your
-    EPITOME copy (README)."""
+    EPITOME copy (docs/calibration.md)."""
     classifier: str = Field("data/calibration/classifier.pkl", min_length=1)
     """The trained classifier, for scorer: classifier."""
     encoder: str = Field("data/calibration/encoder.safetensors", min_length=1)
@@ -443,7 +443,14 @@ class WordLimits(Section):
     response: int = Field(ge=0)
 
 
+FilterBlock = Literal["fields", "gates", "safety", "toxicity", "explanation_duplicates", "response_duplicates"]
+"""The filter's checks (quality/blocks.py: BLOCKS)."""
+
+
 class FilterParams(Section):
+    blocks: list[FilterBlock] = Field(default_factory=lambda: [
+        "fields", "gates", "safety", "toxicity", "explanation_duplicates", "response_duplicates"])
+    """The checks a pair must pass, in order; the first to drop a pair names the reason."""
     min_words: WordLimits = WordLimits(explanation=20, response=20)
     max_words: WordLimits = WordLimits(explanation=400, response=600)
     leak_markers: list[str] = Field(
