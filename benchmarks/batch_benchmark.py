@@ -55,7 +55,7 @@ sys.path.insert(0, str(HERE))
 from generation_benchmark import load_items, loadavg  # noqa: E402
 from synthempathy.core.params import LLMParams, load_params  # noqa: E402
 from synthempathy.generation.cache import RequestCache  # noqa: E402
-from synthempathy.generation.generate import Generator, Step  # noqa: E402
+from synthempathy.generation.driver import Generator, Step  # noqa: E402
 from synthempathy.generation.llm import make_backend  # noqa: E402
 from synthempathy.generation.prompts import load_template  # noqa: E402
 

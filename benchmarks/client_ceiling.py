@@ -76,7 +76,7 @@ def driver(base_url: str, requests: int, concurrency: int) -> tuple[float, float
     cache, the same re-run with every request cached)."""
     from synthempathy.core.params import GenerationParams, LLMParams
     from synthempathy.generation.cache import RequestCache
-    from synthempathy.generation.generate import Generator, Item, Step
+    from synthempathy.generation.driver import Generator, Item, Step
     from synthempathy.generation.llm import make_backend
     from synthempathy.generation.prompts import load_template
 

@@ -297,7 +297,7 @@ def run_worker(method: str, corpus: str, params_json: str) -> dict:
     if method == "ours":
         dups = find_duplicates(texts, params, stats=stats)
     else:
-        dups = dedupe._find(texts, params, False, stats, datasketch_candidates)
+        dups = find_duplicates(texts, params, stats=stats, candidates=datasketch_candidates)
         stats["seconds"]["datasketch"] = dict(DATASKETCH_SECONDS)
     wall = time.perf_counter() - t0
     rss_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -25,8 +25,8 @@ from synthempathy.downstream.adapter import GGUF_FILE, PEFT_WEIGHTS
 from synthempathy.downstream.answer import STAGE, llama_cpp_params
 from synthempathy.downstream.base_model import resolve_base
 from synthempathy.downstream.transformers_backend import TransformersBackend
-from synthempathy.generation.generate import Item, Step
-from synthempathy.generation.run import GenerationStage, generator_for
+from synthempathy.generation.driver import Item, Step
+from synthempathy.generation.generating_stage import GenerationStage, generator_for
 
 
 def main() -> None:
@@ -45,7 +45,7 @@ def main() -> None:
     def run(name: str, backend=None, llm=None) -> None:
         os.environ["SYNTHEMPATHY_CACHE_DIR"] = tempfile.mkdtemp()
         stage = GenerationStage(name=STAGE, variables={"explanation"}, steps=(Step("response"),),
-                                build=lambda *a: None, sampling=generate, prompt=params.downstream.prompt,
+                                build=lambda *a: None, section=generate, prompt=params.downstream.prompt,
                                 llm=llm or params.llm, as_is=True)
         with generator_for(stage, params, backend) as generator:
             generator.run(items)

@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT / "src"))
 from synthempathy.core.params import load_params  # noqa: E402
 from synthempathy.generation.cache import RequestCache  # noqa: E402
 from synthempathy.generation.choice import continuations, load_choices, pick  # noqa: E402
-from synthempathy.generation.generate import Generator, Item, Step  # noqa: E402
+from synthempathy.generation.driver import Generator, Item, Step  # noqa: E402
 from synthempathy.generation.llm import make_backend  # noqa: E402
 from synthempathy.generation.prompts import load_template  # noqa: E402
 

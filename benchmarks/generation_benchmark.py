@@ -3,7 +3,7 @@
 Three variants over the same N respond-stage prompts, each with its own model
 load (load time reported separately, excluded from tokens/s):
 
-  pipeline    synthempathy.generation.generate.Generator + LlamaCppBackend (static prefix
+  pipeline    synthempathy.generation.driver.Generator + LlamaCppBackend (static prefix
               evaluated once, KV cache rolled back to it before every item),
               fresh RequestCache in a temp dir so every call is a real call.
   bare        llama_cpp.Llama.create_completion(prompt_text) per item; llama-cpp-
@@ -69,7 +69,7 @@ def synthetic_explanations(n: int) -> list[str]:
 
 
 def load_items(n: int):
-    from synthempathy.generation.generate import Item
+    from synthempathy.generation.driver import Item
 
     texts: list[tuple[str, str]] = []
     source = "synthetic"
@@ -157,7 +157,7 @@ def outputs_digest(outcomes) -> str:
 
 def run_pipeline(items, gen_params, llm_params, template, steps):
     from synthempathy.generation.cache import RequestCache
-    from synthempathy.generation.generate import Generator
+    from synthempathy.generation.driver import Generator
     from synthempathy.generation.llm.llama_cpp import LlamaCppBackend
 
     backend = LlamaCppBackend(llm_params)
@@ -194,7 +194,7 @@ def run_pipeline(items, gen_params, llm_params, template, steps):
 
 def run_batched(items, gen_params, llm_params, template, steps):
     from synthempathy.generation.cache import RequestCache
-    from synthempathy.generation.generate import Generator
+    from synthempathy.generation.driver import Generator
     from synthempathy.generation.llm import make_backend
 
     backend = make_backend(llm_params)
@@ -268,7 +268,7 @@ def main() -> None:
 
     os.chdir(ROOT)
     from synthempathy.core.params import LLMParams, load_params, sampling_of
-    from synthempathy.generation.generate import Step, derive_seed
+    from synthempathy.generation.driver import Step, derive_seed
     from synthempathy.generation.prompts import load_template
 
     params = load_params(ROOT / "params.yaml")

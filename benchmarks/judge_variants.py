@@ -38,7 +38,7 @@ from synthempathy.epitome.data import sample
 from synthempathy.epitome.judge import epitome_grammar, judgement_problem
 from synthempathy.epitome.scores import MECHANISMS, SHORT
 from synthempathy.generation.cache import RequestCache
-from synthempathy.generation.generate import Generator, Item, Step
+from synthempathy.generation.driver import Generator, Item, Step
 from synthempathy.generation.llm import make_backend
 from synthempathy.generation.prompts import load_template
 

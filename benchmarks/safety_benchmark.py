@@ -19,46 +19,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+from synthempathy.quality.safety_agreement import detector_scores, read_labels, response_scores  # noqa: E402
 
 EXPLANATIONS = ROOT / "tests/data/safety_explanations.jsonl"
 RESPONSES = ROOT / "tests/data/safety_responses.jsonl"
-
-
-def read(path: Path, split: str) -> list[dict]:
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    return [r for r in rows if split == "all" or r["split"] == split]
-
-
-def detector_scores(rows: list[dict]) -> dict:
-    """Per category precision/recall/counts, plus the false-flag rate on texts labelled none."""
-    from synthempathy.quality.safety import CATEGORIES, flag
-
-    got = [(r["category"], (f.category if (f := flag(r["text"])) else "none")) for r in rows]
-    scores = {}
-    for category in CATEGORIES:
-        tp = sum(t == p == category for t, p in got)
-        predicted = sum(p == category for _, p in got)
-        actual = sum(t == category for t, _ in got)
-        scores[category] = {"precision": round(tp / predicted, 3) if predicted else None,
-                            "recall": round(tp / actual, 3) if actual else None, "labelled": actual}
-    none = [p for t, p in got if t == "none"]
-    scores["none_flagged"] = {"rate": round(sum(p != "none" for p in none) / len(none), 3), "labelled": len(none)}
-    risky = [(t != "none", p != "none") for t, p in got]
-    tp = sum(a and b for a, b in risky)
-    scores["any_risk"] = {"precision": round(tp / max(1, sum(b for _, b in risky)), 3),
-                          "recall": round(tp / max(1, sum(a for a, _ in risky)), 3)}
-    return scores
-
-
-def response_scores(rows: list[dict]) -> dict:
-    """How well check_response says 'complies' against the labels (positive class: not compliant)."""
-    from synthempathy.quality.safety import check_response
-
-    got = [(not r["compliant"], not check_response(r["response"]).complies) for r in rows]
-    tp = sum(a and b for a, b in got)
-    return {"unsafe_precision": round(tp / max(1, sum(b for _, b in got)), 3),
-            "unsafe_recall": round(tp / max(1, sum(a for a, _ in got)), 3),
-            "accuracy": round(sum(a == b for a, b in got) / len(got), 3), "labelled": len(got)}
 
 
 def compliance_with_and_without_guidance(rows: list[dict]) -> dict:
@@ -67,7 +31,7 @@ def compliance_with_and_without_guidance(rows: list[dict]) -> dict:
 
     from synthempathy.core.params import load_params
     from synthempathy.generation.cache import RequestCache
-    from synthempathy.generation.generate import Generator, Item
+    from synthempathy.generation.driver import Generator, Item
     from synthempathy.generation.llm import make_backend
     from synthempathy.generation.prompts import load_guidance, load_template
     from synthempathy.quality.safety import check_response
@@ -104,9 +68,9 @@ def main() -> None:
     parser.add_argument("--split", choices=["dev", "test", "all"], default="test")
     parser.add_argument("--generate", action="store_true", help="also measure respond's compliance (model runs)")
     args = parser.parse_args()
-    explanations = read(EXPLANATIONS, args.split)
+    explanations = read_labels(EXPLANATIONS, args.split)
     report = {"split": args.split, "explanations": detector_scores(explanations),
-              "responses": response_scores(read(RESPONSES, args.split))}
+              "responses": response_scores(read_labels(RESPONSES, args.split))}
     if args.generate:
         report["respond_compliance"] = compliance_with_and_without_guidance(explanations)
     print(json.dumps(report, indent=2))

@@ -6,12 +6,13 @@ data/stories/rejects.jsonl.
 """
 
 from synthempathy.core.jsonl import read_records
+from synthempathy.core.metrics import BrainstormMetrics
 from synthempathy.core.params import load_params
 from synthempathy.core.paths import SEED_SET, STORIES, STORY_REJECTS, metrics_of
 from synthempathy.core.records import Seed, Story
-from synthempathy.core.stage import entry_point
-from synthempathy.generation.generate import Item, Step
-from synthempathy.generation.run import GenerationStage, run_generation
+from synthempathy.core.entry_point import entry_point
+from synthempathy.generation.driver import Item, Step
+from synthempathy.generation.generating_stage import GenerationStage, run_generation
 from synthempathy.quality.dedupe import dedupe_field
 
 OUT, REJECTS, METRICS = STORIES, STORY_REJECTS, metrics_of("brainstorm")
@@ -41,7 +42,7 @@ def main() -> None:
     # scale.stories_per_seed then never drops a story that was already kept.
     run_generation(stage, params, inputs, OUT, REJECTS, METRICS,
                    postprocess=dedupe_field("story", "brainstorm", priority=lambda story: position[story.id]),
-                   extra_metrics={"seeds": len(seeds)})
+                   extra_metrics={"seeds": len(seeds)}, metrics_type=BrainstormMetrics)
 
 
 if __name__ == "__main__":

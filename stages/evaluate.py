@@ -2,7 +2,8 @@
 
 Reads the corpus, its rejects and the judge's EPITOME scores; writes
 metrics/evaluate.json (empathy scores, lengths beside the paper's means,
-diversity, toxicity after filtering, the funnel, pairs per category) and the
+diversity, toxicity after filtering, the funnel, pairs per category),
+metrics/headline.json (the few of them to compare first) and the
 data behind `dvc plots show` in plots/ (length histograms, score
 distributions per mechanism).
 
@@ -16,11 +17,11 @@ import sys
 from collections import Counter
 
 from synthempathy.core.jsonl import read_records, write_csv, write_json
-from synthempathy.core.metrics import EvaluateMetrics, checked
+from synthempathy.core.metrics import EvaluateMetrics, checked, headline
 from synthempathy.core.params import Params, load_params
-from synthempathy.core.paths import CORPUS, CORPUS_REJECTS, JUDGE_FAILED, JUDGEMENTS, metrics_of, plot_of
+from synthempathy.core.paths import CORPUS, CORPUS_REJECTS, HEADLINE, JUDGE_FAILED, JUDGEMENTS, metrics_of, plot_of
 from synthempathy.core.records import Judgement, Pair, Reject
-from synthempathy.core.stage import entry_point
+from synthempathy.core.entry_point import entry_point
 from synthempathy.epitome.calibration import calibration_metrics_of, calibration_of, qwk_text, read_calibrated
 from synthempathy.epitome.scores import MECHANISMS, SHORT, epitome_stats
 from synthempathy.quality.stats import distinct_n, funnel, histogram, nearest_neighbour_similarity, sample_by_id, word_stats
@@ -96,6 +97,7 @@ def main() -> None:
         "per_category": dict(sorted(Counter(p.category for p in pairs).items())),
     }
     write_json(METRICS, checked(EvaluateMetrics, metrics))
+    write_json(HEADLINE, headline(EvaluateMetrics.model_validate(metrics)))
     write_plots(pairs, judgements, ev.histogram_bin_words)
     total = metrics["epitome"]["total"]["mean"]
     trust = "judge not calibrated" if calibration is None else f"judge test QWK {qwk_text(calibration, signed=True)}"

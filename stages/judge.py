@@ -17,14 +17,15 @@ never validated; the classifier always answers).
 import sys
 
 from synthempathy.core.jsonl import read_records, write_json, write_records
+from synthempathy.core.metrics import GenerationMetrics, checked
 from synthempathy.core.params import load_params
 from synthempathy.core.paths import CORPUS, JUDGE_FAILED, JUDGEMENTS, metrics_of
 from synthempathy.core.records import Pair
-from synthempathy.core.stage import entry_point
+from synthempathy.core.entry_point import entry_point
 from synthempathy.epitome.judge import judge_stage
 from synthempathy.epitome.trained import judge_pairs
-from synthempathy.generation.generate import Item
-from synthempathy.generation.run import run_generation
+from synthempathy.generation.driver import Item
+from synthempathy.generation.generating_stage import run_generation
 
 IN = CORPUS
 OUT, FAILED, METRICS = JUDGEMENTS, JUDGE_FAILED, metrics_of("judge")
@@ -38,8 +39,8 @@ def main() -> None:
         judgements = judge_pairs(pairs, params.judge, params.calibration)
         write_records(OUT, judgements)
         write_records(FAILED, [])
-        write_json(METRICS, {"items": len(pairs), "kept": len(judgements), "rejected": {}, "retries": 0,
-                             "completion_tokens": 0})
+        write_json(METRICS, checked(GenerationMetrics, {"items": len(pairs), "kept": len(judgements), "rejected": {},
+                                                        "retries": 0, "completion_tokens": 0}))
         scorer = params.judge.scorer
         print(f"judge: {len(pairs)} pairs scored by the {scorer} {getattr(params.judge, scorer)}", file=sys.stderr)
         return

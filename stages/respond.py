@@ -10,14 +10,15 @@ Reads data/explanations/explanations.jsonl, writes data/pairs/pairs.jsonl.
 """
 
 from synthempathy.core.jsonl import read_records
+from synthempathy.core.metrics import RespondMetrics
 from synthempathy.core.params import load_params
 from synthempathy.core.paths import EXPLANATIONS, PAIR_REJECTS, PAIRS, metrics_of
 from synthempathy.core.records import Explanation, Pair
-from synthempathy.core.stage import entry_point
+from synthempathy.core.entry_point import entry_point
 from synthempathy.chain_of_empathy import respond_steps
-from synthempathy.generation.generate import Item
+from synthempathy.generation.driver import Item
 from synthempathy.generation.prompts import load_guidance
-from synthempathy.generation.run import GenerationStage, run_generation
+from synthempathy.generation.generating_stage import GenerationStage, run_generation
 from synthempathy.quality.safety import flag
 
 IN = EXPLANATIONS
@@ -48,7 +49,7 @@ def main() -> None:
                                          "guidance": guidance if flag(e.explanation) else ""}))
               for e in explanations]
     run_generation(stage, params, inputs, OUT, REJECTS, METRICS,
-                   extra_metrics={"chain_of_empathy": respond.chain_of_empathy})
+                   extra_metrics={"chain_of_empathy": respond.chain_of_empathy}, metrics_type=RespondMetrics)
 
 
 if __name__ == "__main__":

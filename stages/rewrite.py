@@ -7,9 +7,9 @@ from synthempathy.core.jsonl import read_records
 from synthempathy.core.params import load_params
 from synthempathy.core.paths import EXPLANATION_REJECTS, EXPLANATIONS, STORIES, metrics_of
 from synthempathy.core.records import Explanation, Story
-from synthempathy.core.stage import entry_point
-from synthempathy.generation.generate import Item, Step
-from synthempathy.generation.run import GenerationStage, run_generation
+from synthempathy.core.entry_point import entry_point
+from synthempathy.generation.driver import Item, Step
+from synthempathy.generation.generating_stage import GenerationStage, run_generation
 
 IN = STORIES
 OUT, REJECTS, METRICS = EXPLANATIONS, EXPLANATION_REJECTS, metrics_of("rewrite")

@@ -160,7 +160,7 @@ def test_auto_loads_and_generates_on_this_machine():
 
 CRASHING_STAGE = """
 import ctypes
-from synthempathy.core.stage import entry_point
+from synthempathy.core.entry_point import entry_point
 from synthempathy.generation.llm.llama_cpp import _quiet_stderr
 
 @entry_point
@@ -190,7 +190,7 @@ def test_a_load_without_repacked_weights_never_shares_cache_entries():
         pytest.skip("repacked weights crash llama.cpp on this AMX CPU, so no cache can hold both kinds here")
     from synthempathy.core.params import GenerationParams
     from synthempathy.generation.cache import RequestCache
-    from synthempathy.generation.generate import Generator, Item, Step
+    from synthempathy.generation.driver import Generator, Item, Step
     from synthempathy.generation.prompts import load_template
 
     template = load_template(ROOT / "prompts/brainstorm.txt", {"situation"})

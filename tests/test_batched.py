@@ -18,7 +18,7 @@ from synthempathy.generation.cache import RequestCache
 from synthempathy.chain_of_empathy import respond_steps
 from synthempathy.generation.chat import load_chat_template
 from synthempathy.generation.choice import load_choices
-from synthempathy.generation.generate import Generator, Item, Step
+from synthempathy.generation.driver import Generator, Item, Step
 from synthempathy.generation.llm import Backend, make_backend
 from synthempathy.generation.llm.llama_cpp import LlamaCppBackend
 from synthempathy.generation.llm.llama_cpp_batched import BatchedLlamaCppBackend

@@ -8,7 +8,7 @@ from synthempathy.core.params import LLMParams, load_params
 from synthempathy.core.records import Explanation, Story
 from synthempathy.generation.cache import RequestCache
 from synthempathy.generation.chat import load_chat_template
-from synthempathy.generation.generate import Generator, Item, Step
+from synthempathy.generation.driver import Generator, Item, Step
 from synthempathy.generation.llm import make_backend
 from synthempathy.generation.models import resolve_model
 from synthempathy.generation.prompts import load_template

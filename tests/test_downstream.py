@@ -289,7 +289,11 @@ def test_the_card_shows_a_downstream_result_only_for_the_corpus_it_was_trained_o
     (tmp_path / "downstream").mkdir()
     (tmp_path / "downstream/dvc.lock").write_text(yaml.safe_dump(lock))
     change = {"value": 12.5, "low": -3.0, "high": 30.25}
-    block = {"prompts": 9, "base": {"total": {"mean": 1.2}}, "tuned": {"total": {"mean": 1.35}},
+    def scores(total: float) -> dict:
+        level = {"mean": total / 3, "std": 0.5}
+        return {"ER": level, "IP": level, "EX": level, "total": {"mean": total, "std": 1.0}, "response_words": 80.0}
+
+    block = {"prompts": 9, "base": scores(1.2), "tuned": scores(1.35),
              "change_pct": {"total": change, "ER": change, "IP": {"value": None, "low": None, "high": None},
                             "EX": change}}
     (tmp_path / "metrics").mkdir()

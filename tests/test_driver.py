@@ -18,7 +18,7 @@ import pytest
 from synthempathy.core.errors import UserError
 from synthempathy.core.params import GenerationParams, LLMParams, sampling_of
 from synthempathy.generation.cache import RequestCache
-from synthempathy.generation.generate import Generator, Item, Step, derive_seed
+from synthempathy.generation.driver import Generator, Item, Step, derive_seed
 from synthempathy.generation.prompts import load_template
 
 from conftest import ROOT

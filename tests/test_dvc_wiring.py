@@ -39,8 +39,9 @@ PLOTS = {("dvc.yaml", "evaluate"): set(paths.EVALUATE_PLOTS), ("calibration/dvc.
          ("downstream/dvc.yaml", "train"): {paths.plot_of("downstream_loss")},
          ("downstream/dvc.yaml", "score"): {paths.plot_of("downstream_scores")}}
 METRICS = {("calibration/dvc.yaml", "report"): {paths.metrics_of("judge_calibration")},
-           ("downstream/dvc.yaml", "score"): {paths.metrics_of("downstream")},
-           **{("dvc.yaml", name): {paths.metrics_of(name)} for name in paths.STAGE_FILES}}
+           ("downstream/dvc.yaml", "score"): {paths.metrics_of("downstream"), paths.DOWNSTREAM_HEADLINE},
+           **{("dvc.yaml", name): {paths.metrics_of(name)} for name in paths.STAGE_FILES},
+           ("dvc.yaml", "evaluate"): {paths.metrics_of("evaluate"), paths.HEADLINE}}
 PROMPT_SECTIONS = {("downstream/dvc.yaml", "train"): ("downstream",), ("downstream/dvc.yaml", "generate"): ("downstream",),
                    ("downstream/dvc.yaml", "score"): ("judge",)}
 """Stages that use the prompts of params sections other than their own name."""
@@ -174,7 +175,7 @@ def placeholder_project(root: Path) -> Project:
     all committed to DVC as they are (no model runs)."""
     project = Project(root / "p", root / "cache")
     copy_files(project.path, ["dvc.yaml", "params.yaml", ".dvcignore", "prompts", "stages", "src", "data/seeds",
-                              paths.CALIBRATED, paths.metrics_of("evaluate"), paths.metrics_of("filter")])
+                              paths.CALIBRATED, paths.metrics_of("evaluate"), paths.metrics_of("filter"), paths.HEADLINE])
     for out in paths.OUTPUTS:
         if not (project.path / out).exists():
             (project.path / out).parent.mkdir(parents=True, exist_ok=True)

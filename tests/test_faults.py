@@ -109,7 +109,7 @@ def test_failing_write_keeps_previous_output(tmp_path):
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)   # get EFBIG as an OSError instead of a kill
         resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
         from synthempathy.core.jsonl import write_records
-        from synthempathy.core.stage import entry_point
+        from synthempathy.core.entry_point import entry_point
 
         @entry_point
         def main():

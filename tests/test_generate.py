@@ -5,7 +5,7 @@ import pytest
 from synthempathy.core.errors import UserError
 from synthempathy.core.params import GenerationParams, LLMParams
 from synthempathy.generation.cache import RequestCache
-from synthempathy.generation.generate import Generator, Item, Step, clean
+from synthempathy.generation.driver import Generator, Item, Step, clean
 from synthempathy.generation.llm import make_backend
 from synthempathy.generation.llm.llama_cpp import format_chat
 from synthempathy.generation.models import resolve_model

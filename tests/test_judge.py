@@ -9,7 +9,7 @@ from synthempathy.core.records import EpitomeScores, Judgement
 from synthempathy.epitome.judge import epitome_grammar, judgement_problem
 from synthempathy.epitome.scores import epitome_stats
 from synthempathy.generation.cache import RequestCache
-from synthempathy.generation.generate import Generator, Item, Step
+from synthempathy.generation.driver import Generator, Item, Step
 from synthempathy.generation.llm import make_backend
 from synthempathy.generation.prompts import load_template
 

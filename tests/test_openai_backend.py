@@ -10,7 +10,7 @@ request, and llama.cpp's CPU kernels give slightly different numbers for a
 token depending on how many tokens are evaluated with it, so with default
 settings 1 of 6 items came out differently depending on request order.
 Evaluating one token at a time makes every result independent of what the
-server served before (see README, "Running against a server").
+server served before (see docs/servers.md).
 
 A stdlib fake server is used only for what a real one cannot be made to do on
 demand: 429/5xx then success, an error body that echoes the key, never answering.
@@ -35,7 +35,7 @@ from synthempathy.core.errors import UserError
 from synthempathy.core.params import GenerationParams, LLMParams, load_params, sampling_of
 from synthempathy.core.records import BackendIdentity
 from synthempathy.generation.cache import RequestCache, default_cache_path, request_key
-from synthempathy.generation.generate import Generator, Item, Step, derive_seed
+from synthempathy.generation.driver import Generator, Item, Step, derive_seed
 from synthempathy.generation.llm import Backend, Completion, make_backend
 from synthempathy.generation.prompts import Prompt, load_template
 

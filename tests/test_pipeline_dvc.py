@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 
 import pytest
 
@@ -76,6 +77,21 @@ def test_repro_builds_a_valid_corpus_with_metrics(project):
     assert "respond: 100%" in err  # progress bar reached the end
 
 
+def test_the_documented_headline_command_shows_the_headline_and_nothing_else(project):
+    from synthempathy.core.metrics import Headline
+
+    guide = (ROOT / "docs/experiments.md").read_text()
+    command = next(line for line in guide.splitlines() if line.startswith("dvc exp show --drop"))
+    table = project.run("bash", "-c", command.replace("dvc ", f"{sys.executable} -m dvc ", 1) + " --csv").stdout
+    header, workspace = table.splitlines()[:2]
+    assert header.split(",") == ["Experiment", *sorted(f"headline.{name}" for name in Headline.model_fields)]
+    assert len(Headline.model_fields) <= 15
+    evaluate = json.loads(project.read("metrics/evaluate.json"))
+    shown = dict(zip(header.split(","), workspace.split(",")))
+    assert float(shown["headline.total"]) == evaluate["epitome"]["total"]["mean"]
+    assert int(shown["headline.pairs"]) == evaluate["pairs"]
+
+
 def test_dag_shows_seven_stages_in_order(project):
     out = project.dvc("dag", "--md").stdout  # mermaid: node1["seeds"] ... node1-->node7
     names = dict(re.findall(r'(node\d+)\["(\w+)"\]', out))
@@ -105,11 +121,11 @@ def test_deleted_outputs_are_rebuilt_from_the_request_cache(project):
 
 
 def test_metrics_diff_after_prompt_change_shows_only_affected_stages(project):
-    readme = (ROOT / "README.md").read_text()
-    section = readme[readme.index("## Compare two prompts"):]
+    guide = (ROOT / "docs/experiments.md").read_text()
+    section = guide[guide.index("# Compare two prompts"):]
     edit = next(line.strip() for line in section.splitlines() if line.strip().startswith("sed -i"))
     before = project.read("prompts/respond.txt")
-    project.run("bash", "-c", edit)  # the README's own step 1
+    project.run("bash", "-c", edit)  # the guide's own step 1
     assert project.read("prompts/respond.txt") != before
     out = project.dvc("repro").stdout
     assert "'brainstorm' didn't change, skipping" in out

@@ -9,20 +9,22 @@ import pytest
 
 from synthempathy.core.params import GenerationParams, LLMParams, load_params
 from synthempathy.generation.cache import RequestCache
-from synthempathy.generation.generate import Generator, Item, Step
+from synthempathy.generation.driver import Generator, Item, Step
 from synthempathy.generation.llm import make_backend
 from synthempathy.generation.prompts import load_template
 from synthempathy.plan import make_plan, render
 
 from conftest import ROOT
 
-METRICS = {
-    "seeds": {"candidates": 0, "grown": 0, "completion_tokens": 0},
-    "brainstorm": {"items": 100, "kept": 90, "retries": 10, "completion_tokens": 6000},
-    "rewrite": {"items": 90, "kept": 90, "retries": 0, "completion_tokens": 9000},
-    "respond": {"items": 90, "kept": 80, "retries": 20, "completion_tokens": 18000},
-    "judge": {"items": 40, "kept": 40, "retries": 0, "completion_tokens": 800},
-    "filter": {"pairs_in": 80, "kept": 40},
+NONE = {"rejected": {}}
+METRICS = {  # each as its stage writes it (core/metrics.py), with the rates that matter here
+    "seeds": {"seeds": 27, "from_files": 27, "candidates": 0, "grown": 0, "missing": 0, "completion_tokens": 0,
+              "diversity": {"distinct_2": 0.9, "nearest_neighbour_similarity": 0.5}, **NONE},
+    "brainstorm": {"items": 100, "kept": 90, "retries": 10, "completion_tokens": 6000, "seeds": 27, **NONE},
+    "rewrite": {"items": 90, "kept": 90, "retries": 0, "completion_tokens": 9000, **NONE},
+    "respond": {"items": 90, "kept": 80, "retries": 20, "completion_tokens": 18000, "chain_of_empathy": True, **NONE},
+    "judge": {"items": 40, "kept": 40, "retries": 0, "completion_tokens": 800, **NONE},
+    "filter": {"pairs_in": 80, "kept": 40, "dropped": {"too_short": 40}},
 }
 
 

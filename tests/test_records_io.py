@@ -6,7 +6,7 @@ from hypothesis import given, strategies as st
 from synthempathy.core.errors import UserError
 from synthempathy.core.jsonl import dumps, read_records, write_json, write_records
 from synthempathy.core.records import Reject, Story
-from synthempathy.generation.generate import derive_seed
+from synthempathy.generation.driver import derive_seed
 
 from fakes import provenance
 

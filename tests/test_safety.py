@@ -1,7 +1,6 @@
 """Crisis disclosures: the detector and the response check on hand-written labels, idioms, the
 policies, and what the card and the SFT export say."""
 
-import sys
 
 import pytest
 
@@ -9,13 +8,13 @@ from synthempathy.card import sensitive_content
 from synthempathy.core.metrics import FilterMetrics
 from synthempathy.core.params import SafetyParams, load_params
 from synthempathy.core.records import Pair
+from synthempathy.quality.safety_agreement import detector_scores, read_labels, response_scores
 from synthempathy.quality.safety import CATEGORIES, apply_policy, check_response, flag, label, safety_counts
 from synthempathy.release import sft_records
 
 from conftest import ROOT
 
-sys.path.insert(0, str(ROOT / "benchmarks"))
-from safety_benchmark import EXPLANATIONS, RESPONSES, detector_scores, read, response_scores  # noqa: E402
+EXPLANATIONS, RESPONSES = ROOT / "tests/data/safety_explanations.jsonl", ROOT / "tests/data/safety_responses.jsonl"
 
 # The held-out test split's figures in benchmarks/SAFETY.md, rounded down (the worst category
 # for each): a change to the lexicon may not fall below what was measured. Raise them when
@@ -27,7 +26,7 @@ RESPONSE_ACCURACY_FLOOR = 0.93
 
 @pytest.mark.parametrize("split", ["dev", "test"])
 def test_detector_on_labelled_explanations(split):
-    scores = detector_scores(read(EXPLANATIONS, split))
+    scores = detector_scores(read_labels(EXPLANATIONS, split))
     for category in CATEGORIES:
         assert scores[category]["labelled"] >= 15
         assert scores[category]["precision"] >= DETECTOR_FLOOR["precision"], (category, scores[category])
@@ -37,7 +36,7 @@ def test_detector_on_labelled_explanations(split):
 
 @pytest.mark.parametrize("split", ["dev", "test"])
 def test_response_check_on_labelled_responses(split):
-    scores = response_scores(read(RESPONSES, split))
+    scores = response_scores(read_labels(RESPONSES, split))
     assert scores["labelled"] >= 30
     assert scores["accuracy"] >= RESPONSE_ACCURACY_FLOOR, scores
 
@@ -144,7 +143,7 @@ def test_card_states_policy_counts_and_sft_handling():
 
 
 def test_labelled_sets_are_well_formed():
-    explanations, responses = read(EXPLANATIONS, "all"), read(RESPONSES, "all")
+    explanations, responses = read_labels(EXPLANATIONS, "all"), read_labels(RESPONSES, "all")
     assert len(explanations) >= 150 and len(responses) >= 60
     assert len({r["id"] for r in explanations}) == len(explanations)
     assert all(r["compliant"] == (not r["problems"]) for r in responses)

@@ -163,7 +163,7 @@ class ScriptedGenerator:
         self.stats = type("Stats", (), {"completion_tokens": 0, "model_calls": 0, "cache_hits": 0})()
 
     def run(self, items):
-        from synthempathy.generation.generate import Outcome
+        from synthempathy.generation.driver import Outcome
 
         self.seen.append([item.id for item in items])
         outcomes = []

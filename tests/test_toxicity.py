@@ -240,7 +240,7 @@ def test_detoxify_without_checkpoint_offline_fails_fast_with_fix(tmp_path, monke
     assert "\n" not in msg
     assert "toxic_original-c1212f89.ckpt" in msg  # what it would have downloaded
     assert "filter.toxicity.checkpoint" in msg and "filter.toxicity.huggingface_config_path" in msg
-    assert "python -m synthempathy.quality.toxicity export --model original" in msg
+    assert "synthempathy export-detoxify --model original" in msg
 
 
 def _github_unreachable() -> bool:

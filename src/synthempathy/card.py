@@ -11,7 +11,6 @@ itself, so the card is the same bytes whenever the same state is released.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
@@ -19,7 +18,7 @@ from pathlib import Path
 import yaml
 
 from synthempathy.core.jsonl import read_records
-from synthempathy.core.metrics import EvaluateMetrics, FilterMetrics, read_metrics
+from synthempathy.core.metrics import DownstreamMetrics, EvaluateMetrics, FilterMetrics, read_metrics
 from synthempathy.core.params import load_params
 from synthempathy.core.paths import CALIBRATED, CORPUS, JUDGEMENTS, metrics_of
 from synthempathy.core.records import ClassifierProvenance, Judgement, Pair, Provenance
@@ -115,23 +114,21 @@ def downstream_result(root: Path) -> str | None:
     trained_on = next((d.get("md5") for d in split.get("deps", []) if d["path"] == CORPUS), None)
     if trained_on != hashlib.md5((root / CORPUS).read_bytes()).hexdigest():
         return None
-    figures = json.loads(metrics.read_text(encoding="utf-8"))
-    block = figures.get("held_out")
-    if block is None:
-        return None
+    figures = read_metrics(metrics, DownstreamMetrics)
+    block = figures.held_out
     base_model = stages.get("base", {}).get("params", {}).get("params.yaml", {}).get("downstream.base_model", "?")
 
     def change(part: str) -> str:
-        c = block["change_pct"][part]
-        return "undefined (base mean 0)" if c["value"] is None else f"{c['value']:+.1f}% [{c['low']:+.1f}, {c['high']:+.1f}]"
+        c = block.change_pct[part]
+        return "undefined (base mean 0)" if c.value is None else f"{c.value:+.1f}% [{c.low:+.1f}, {c.high:+.1f}]"
 
-    judge = figures.get("judge", {})
+    judge = figures.judge
     trust = ("by a judge whose agreement with EPITOME's humans was calibrated (test QWK "
-             + ", ".join(f"{m} {judge[f'{m}_qwk']:.2f}" for m in ("ER", "IP", "EX")) + ")"
-             if judge.get("calibrated") else "by a judge that was never calibrated against human labels")
-    return (f"A LoRA fine-tune of `{base_model}` on {figures['train_pairs']} pairs of this corpus (seed situations "
-            f"held out) answered {block['prompts']} held-out prompts; against the untuned model its EPITOME total "
-            f"(0-6) went from {block['base']['total']['mean']:.2f} to {block['tuned']['total']['mean']:.2f}, a change of "
+             + ", ".join(f"{m} {getattr(judge, f'{m}_qwk'):.2f}" for m in ("ER", "IP", "EX")) + ")"
+             if judge.calibrated else "by a judge that was never calibrated against human labels")
+    return (f"A LoRA fine-tune of `{base_model}` on {figures.train_pairs} pairs of this corpus (seed situations "
+            f"held out) answered {block.prompts} held-out prompts; against the untuned model its EPITOME total "
+            f"(0-6) went from {block.base.total.mean:.2f} to {block.tuned.total.mean:.2f}, a change of "
             f"{change('total')} (95% paired-bootstrap interval); ER {change('ER')}, IP {change('IP')}, "
             f"EX {change('EX')}, scored {trust}. The paper reports +21% for Mistral 7B fine-tuned on its 105k pairs.")
 

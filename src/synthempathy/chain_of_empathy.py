@@ -13,7 +13,7 @@ from pathlib import Path
 
 from synthempathy.core.params import RespondParams
 from synthempathy.generation.choice import load_choices
-from synthempathy.generation.generate import Step
+from synthempathy.generation.driver import Step
 
 CHAIN_OF_EMPATHY = (
     Step("emotion", single_line=True),

@@ -1,6 +1,7 @@
 """The `synthempathy` command. The pipeline itself runs through `dvc repro`;
-this covers what happens around it: planning a run, releases, and serving a GGUF
-for `llm.backend: openai` with the same CPU safeguards as the in-process backend."""
+this covers what happens around it: planning a run, releases, serving a GGUF
+for `llm.backend: openai` with the same CPU safeguards as the in-process backend, and
+fetching detoxify's weights for a machine without internet."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from synthempathy.core.entry_point import entry_point
 from synthempathy.core.errors import UserError
-from synthempathy.core.stage import entry_point
+from synthempathy.core.params import DETOXIFY_LABELS
 from synthempathy.generation.llm import amx_workaround
 from synthempathy.release import RELEASE_CORPUS, release
 
@@ -41,7 +43,22 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     pln.add_argument("--pairs", type=int, help="scale the plan to this many kept pairs (the paper: 105578)")
     pln.add_argument("--tok-per-s", type=float, help="generated tokens per second to assume for every stage")
+    exp = commands.add_parser(
+        "export-detoxify", help="download a detoxify checkpoint and its tokenizer config, for offline use",
+        description="On a machine with internet: save a detoxify checkpoint and its Hugging Face config and "
+                    "tokenizer under --out, and print the filter.toxicity settings that load them offline.",
+    )
+    exp.add_argument("--model", default="original", choices=sorted(DETOXIFY_LABELS))
+    exp.add_argument("--out", default="models/detoxify")
     args, rest = parser.parse_known_args(argv)
+    if args.command == "export-detoxify":
+        if rest:
+            parser.error(f"unrecognized arguments: {' '.join(rest)}")
+        from synthempathy.quality.toxicity import export_offline_detoxify
+
+        checkpoint, config = export_offline_detoxify(args.model, args.out)
+        print(f"filter.toxicity.checkpoint: {checkpoint}\nfilter.toxicity.huggingface_config_path: {config}")
+        return
     if args.command == "plan":
         if rest:
             parser.error(f"unrecognized arguments: {' '.join(rest)}")

@@ -10,12 +10,13 @@ pairs; `--tok-per-s X` replaces every measured speed (a GPU server's throughput)
 
 from __future__ import annotations
 
-import json
 import math
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from synthempathy.core.metrics import (BrainstormMetrics, FilterMetrics, GenerationMetrics, RespondMetrics,
+                                       SeedsMetrics, read_metrics)
 from synthempathy.core.params import Params, ScaleParams
 from synthempathy.generation.cache import RequestCache
 from synthempathy.generation.llm import make_backend
@@ -23,6 +24,8 @@ from synthempathy.seeds.files import load_seed_files
 
 STEPS = {"seeds": 1, "brainstorm": 1, "rewrite": 1, "respond": 3, "judge": 1}
 """Model requests per attempt (respond: emotion, cause, response with Chain-of-Empathy)."""
+STAGE_METRICS = {"seeds": SeedsMetrics, "brainstorm": BrainstormMetrics, "rewrite": GenerationMetrics,
+                 "respond": RespondMetrics, "judge": GenerationMetrics}
 
 
 @dataclass(frozen=True)
@@ -42,11 +45,13 @@ def rates(stage: str, params: Params, metrics_dir: Path) -> Rates:
     """The stage's rates from metrics/<stage>.json; without one, max_tokens/2 and all kept."""
     path = metrics_dir / f"{stage}.json"
     if path.exists():
-        m = json.loads(path.read_text())
-        items = m.get("candidates" if stage == "seeds" else "items") or 0
+        m = read_metrics(path, STAGE_METRICS[stage])
+        if isinstance(m, SeedsMetrics):
+            items, kept, retries = m.candidates, m.grown, 0
+        else:
+            items, kept, retries = m.items, m.kept, m.retries
         if items:
-            kept = m["grown"] if stage == "seeds" else m["kept"]
-            return Rates(m["completion_tokens"] / items, 1 + m.get("retries", 0) / items, kept / items, True)
+            return Rates(m.completion_tokens / items, 1 + retries / items, kept / items, True)
     section = params.judge if stage == "judge" else getattr(params, stage)
     return Rates(section.max_tokens / 2, 1.0, 1.0, False)
 
@@ -118,8 +123,8 @@ def _filter_keep(metrics_dir: Path) -> float:
     path = metrics_dir / "filter.json"
     if not path.exists():
         return 1.0
-    m = json.loads(path.read_text())
-    return m["kept"] / m["pairs_in"] if m.get("pairs_in") else 1.0
+    m = read_metrics(path, FilterMetrics)
+    return m.kept / m.pairs_in if m.pairs_in else 1.0
 
 
 def render(plan: Plan) -> str:

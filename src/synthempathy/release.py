@@ -95,7 +95,7 @@ def check_ready(repo: Repo, version: str, remote: str | None) -> None:
                         "commit, then release")
     if remote is None and repo.dvc("remote", "default", check=False).returncode != 0:  # "No default remote set"
         raise UserError(f"no default DVC remote to push the release to; for a local folder run `{LOCAL_REMOTE_HINT}` "
-                        "(S3, GCS, SSH, HTTP: see README, Releases)")
+                        "(S3, GCS, SSH, HTTP: see docs/releases.md)")
 
 
 def roll_back(repo: Repo) -> None:

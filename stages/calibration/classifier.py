@@ -10,7 +10,7 @@ from synthempathy.core.jsonl import read_records, write_records
 from synthempathy.core.params import load_params
 from synthempathy.core.paths import CLASSIFIER_JUDGEMENTS, CLASSIFIER_MODEL, DEV, SYNTHETIC_LABELS, TEST
 from synthempathy.core.records import EpitomeExample
-from synthempathy.core.stage import entry_point
+from synthempathy.core.entry_point import entry_point
 from synthempathy.epitome import classifier
 from synthempathy.epitome.data import read_synthetic
 from synthempathy.epitome.scores import MECHANISMS

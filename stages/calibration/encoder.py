@@ -19,7 +19,7 @@ from synthempathy.core.params import load_params
 from synthempathy.core.paths import (DEV, ENCODER_JUDGEMENTS, ENCODER_LOSS, ENCODER_MODEL, SYNTHETIC_LABELS,
                                      SYNTHETIC_TRAIN, TEST)
 from synthempathy.core.records import EpitomeExample
-from synthempathy.core.stage import entry_point
+from synthempathy.core.entry_point import entry_point
 from synthempathy.epitome import encoder
 from synthempathy.epitome.data import read_synthetic
 from synthempathy.epitome.scores import MECHANISMS

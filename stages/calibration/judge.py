@@ -12,11 +12,11 @@ from synthempathy.core.jsonl import read_records
 from synthempathy.core.params import load_params
 from synthempathy.core.paths import LLM_FAILED, LLM_JUDGE_RUN, LLM_JUDGEMENTS, SYNTHETIC_LABELS, TEST
 from synthempathy.core.records import EpitomeExample
-from synthempathy.core.stage import entry_point
+from synthempathy.core.entry_point import entry_point
 from synthempathy.epitome.data import read_synthetic, sample
 from synthempathy.epitome.judge import judge_stage
-from synthempathy.generation.generate import Item
-from synthempathy.generation.run import run_generation
+from synthempathy.generation.driver import Item
+from synthempathy.generation.generating_stage import run_generation
 
 OUT, FAILED, RUN = LLM_JUDGEMENTS, LLM_FAILED, LLM_JUDGE_RUN
 

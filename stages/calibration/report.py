@@ -22,7 +22,7 @@ from synthempathy.core.paths import (CALIBRATED, CALIBRATION_PLOTS, CLASSIFIER_J
                                      SYNTHETIC_LABELS, TEST, metrics_of)
 from synthempathy.core.params import load_params
 from synthempathy.core.records import EpitomeExample, Judgement, Reject
-from synthempathy.core.stage import entry_point
+from synthempathy.core.entry_point import entry_point
 from synthempathy.epitome.calibration import calibrated_judges, calibration_metrics, confusion_rows
 from synthempathy.epitome.data import read_synthetic
 from synthempathy.epitome.scores import MECHANISMS, SHORT

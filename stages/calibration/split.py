@@ -9,7 +9,7 @@ split's counts to data/calibration/split.json.
 from synthempathy.core.jsonl import write_json, write_records
 from synthempathy.core.params import load_params
 from synthempathy.core.paths import DEV, EPITOME_DIR, SPLIT, TEST
-from synthempathy.core.stage import entry_point
+from synthempathy.core.entry_point import entry_point
 from synthempathy.epitome.data import load_epitome, split_by_seeker
 
 

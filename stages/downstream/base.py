@@ -12,7 +12,7 @@ from pathlib import Path
 
 from synthempathy.core.params import load_params
 from synthempathy.core.paths import DOWNSTREAM_BASE
-from synthempathy.core.stage import entry_point
+from synthempathy.core.entry_point import entry_point
 from synthempathy.downstream.base_model import prepare, resolve_base
 
 OUT = DOWNSTREAM_BASE

@@ -12,7 +12,7 @@ from synthempathy.core.jsonl import read_records, write_records
 from synthempathy.core.params import load_params
 from synthempathy.core.paths import DOWNSTREAM_ADAPTER, DOWNSTREAM_BASE, DOWNSTREAM_PROMPTS, DOWNSTREAM_RESPONSES
 from synthempathy.core.records import HeldOutPrompt
-from synthempathy.core.stage import entry_point
+from synthempathy.core.entry_point import entry_point
 from synthempathy.downstream.adapter import check_base
 from synthempathy.downstream.answer import answer
 from synthempathy.downstream.base_model import resolve_base, resolve_device, training_folder

@@ -3,18 +3,20 @@
 The judge is the best calibrated one (downstream.judge; see downstream/score.py). Writes
 data/downstream/scores.jsonl, metrics/downstream.json (per prompt source: base and tuned ER, IP,
 EX and total mean and std, response words, the relative change in percent with 95% paired-bootstrap
-intervals; train pairs; the judge's QWK against humans) and the score distributions for
+intervals; train pairs; the judge's QWK against humans), metrics/downstream_headline.json (the
+change in EPITOME total to compare first) and the score distributions for
 `dvc plots show downstream/dvc.yaml`.
 """
 
 import sys
 
 from synthempathy.core.jsonl import read_records, write_csv, write_json, write_records
+from synthempathy.core.metrics import DownstreamMetrics, checked, downstream_headline
 from synthempathy.core.params import load_params
-from synthempathy.core.paths import (DOWNSTREAM_ADAPTER, DOWNSTREAM_RESPONSES, DOWNSTREAM_SCORES, metrics_of,
-                                     plot_of)
+from synthempathy.core.paths import (DOWNSTREAM_ADAPTER, DOWNSTREAM_HEADLINE, DOWNSTREAM_RESPONSES,
+                                     DOWNSTREAM_SCORES, metrics_of, plot_of)
 from synthempathy.core.records import ModelAnswer
-from synthempathy.core.stage import entry_point
+from synthempathy.core.entry_point import entry_point
 from synthempathy.downstream.adapter import read_training
 from synthempathy.downstream.measure import compare, score_rows
 from synthempathy.downstream.score import score
@@ -34,7 +36,8 @@ def main() -> None:
     for source in sorted({s.source for s in scores}):
         metrics[source] = compare([s for s in scores if s.source == source], ds.bootstrap, ds.seed)
     write_records(OUT, scores)
-    write_json(METRICS, metrics)
+    write_json(METRICS, checked(DownstreamMetrics, metrics))
+    write_json(DOWNSTREAM_HEADLINE, downstream_headline(DownstreamMetrics.model_validate(metrics)))
     write_csv(PLOT, ("model", "mechanism", "score", "answers"), score_rows(scores))
     for source in sorted({s.source for s in scores}):
         block = metrics[source]

@@ -12,7 +12,7 @@ from synthempathy.core.jsonl import read_records, write_records
 from synthempathy.core.params import load_params
 from synthempathy.core.paths import CORPUS, DOWNSTREAM_PROMPTS, DOWNSTREAM_TRAIN, EXPLANATIONS
 from synthempathy.core.records import Explanation, Pair
-from synthempathy.core.stage import entry_point
+from synthempathy.core.entry_point import entry_point
 from synthempathy.downstream.split import epitome_prompts, split
 
 TRAIN, PROMPTS = DOWNSTREAM_TRAIN, DOWNSTREAM_PROMPTS

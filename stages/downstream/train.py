@@ -14,7 +14,7 @@ from synthempathy.core.jsonl import read_records, write_csv, write_json
 from synthempathy.core.params import load_params
 from synthempathy.core.paths import DOWNSTREAM_ADAPTER, DOWNSTREAM_BASE, DOWNSTREAM_TRAIN, plot_of
 from synthempathy.core.records import Pair
-from synthempathy.core.stage import entry_point
+from synthempathy.core.entry_point import entry_point
 from synthempathy.downstream import lora_gguf
 from synthempathy.downstream.adapter import GGUF_FILE, TRAINING_FILE
 from synthempathy.downstream.base_model import read_source, replace_folder, resolve_base, training_folder

@@ -2,7 +2,7 @@
 
 A stage script in stages/ says what it reads, builds and writes; `entry_point` turns a
 UserError into one line on stderr and exit code 2, and makes a crash in native code name
-itself. The generating stages' shared skeleton is generation/run.py.
+itself. The generating stages' shared skeleton is generation/generating_stage.py.
 """
 
 from __future__ import annotations

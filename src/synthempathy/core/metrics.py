@@ -1,9 +1,9 @@
 """The metrics files that other code reads, as types.
 
-filter and evaluate validate what they write against these models, and the dataset card
-reads through them, so renaming a metric fails at the stage that writes it (or at release,
-for a metrics file from an older run) with the key named, instead of silently emptying the
-card. Only numbers live here: names and hashes belong in provenance.
+Every stage validates what it writes against these models, and `synthempathy plan` and the
+dataset card read through them, so renaming a metric fails at the stage that writes it (or
+when read, for a metrics file from an older run) with the key named, instead of silently
+emptying the card. Only numbers live here: names and hashes belong in provenance.
 """
 
 from __future__ import annotations
@@ -19,6 +19,43 @@ from synthempathy.core.errors import UserError
 
 class Metrics(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class GenerationMetrics(Metrics):
+    """metrics/<stage>.json of a generating stage (run_generation; the judge's)."""
+
+    items: int
+    kept: int
+    rejected: dict[str, int]
+    retries: int
+    completion_tokens: int
+
+
+class BrainstormMetrics(GenerationMetrics):
+    seeds: int
+
+
+class RespondMetrics(GenerationMetrics):
+    chain_of_empathy: bool
+
+
+class SeedDiversity(Metrics):
+    distinct_2: float
+    nearest_neighbour_similarity: float
+
+
+class SeedsMetrics(Metrics):
+    """metrics/seeds.json."""
+
+    seeds: int
+    from_files: int
+    grown: int
+    candidates: int
+    """Model calls for grown seeds (each a candidate)."""
+    missing: int
+    rejected: dict[str, int]
+    completion_tokens: int
+    diversity: SeedDiversity
 
 
 class MeanStd(Metrics):
@@ -97,6 +134,109 @@ class EvaluateMetrics(Metrics):
     toxicity: ToxicityMetrics
     funnel: FunnelMetrics
     per_category: dict[str, int]
+
+
+class Headline(Metrics):
+    """metrics/headline.json's one block: the corpus pipeline's numbers a researcher compares first
+    (`dvc exp show --drop '.*' --keep 'Experiment|headline'`, docs/experiments.md); every other
+    metric stays in its stage's file."""
+
+    pairs: int
+    kept_share: float
+    """Kept pairs per story brainstormed."""
+    ER: float
+    IP: float
+    EX: float
+    total: float
+    judge_calibrated: int
+    judge_synthetic_qwk_min: float | None
+    """The weakest mechanism's QWK on the hand-labelled synthetic-style pairs: how far the means can be trusted."""
+    explanation_words: float
+    response_words: float
+    """Means; the paper's are 95.5 and 153.7."""
+    response_distinct_2: float
+    response_similarity: float
+    """Mean similarity of a response to its nearest neighbour: lower is more varied."""
+    toxic_share: float
+    emotions_distinct: int
+
+
+def headline(metrics: EvaluateMetrics) -> dict:
+    """metrics/headline.json from evaluate's metrics."""
+    calibration = metrics.judge_calibration
+    synthetic = [calibration.ER_synthetic_qwk, calibration.IP_synthetic_qwk, calibration.EX_synthetic_qwk]
+    epitome, response = metrics.epitome, metrics.diversity.get("response")
+    block = Headline(
+        pairs=metrics.pairs,
+        kept_share=round(metrics.funnel.corpus / metrics.funnel.brainstorm_in, 4) if metrics.funnel.brainstorm_in else 0.0,
+        ER=epitome.ER.mean, IP=epitome.IP.mean, EX=epitome.EX.mean, total=epitome.total.mean,
+        judge_calibrated=calibration.calibrated,
+        judge_synthetic_qwk_min=min(synthetic) if None not in synthetic else None,
+        explanation_words=metrics.explanation_words.mean, response_words=metrics.response_words.mean,
+        response_distinct_2=response.distinct_2 if response else 0.0,
+        response_similarity=response.nearest_neighbour_similarity if response else 0.0,
+        toxic_share=metrics.toxicity.flagged_rate, emotions_distinct=metrics.emotions.distinct,
+    )
+    return {"headline": block.model_dump()}
+
+
+class ModelScores(Metrics):
+    ER: MeanStd
+    IP: MeanStd
+    EX: MeanStd
+    total: MeanStd
+    response_words: float
+
+
+class Change(Metrics):
+    """A relative change in percent with its 95% paired-bootstrap interval (None: nothing to divide by)."""
+
+    value: float | None
+    low: float | None
+    high: float | None
+
+
+class Comparison(Metrics):
+    """One prompt source: the base and the tuned model on the same prompts."""
+
+    prompts: int
+    base: ModelScores
+    tuned: ModelScores
+    change_pct: dict[str, Change]
+
+
+class DownstreamMetrics(Metrics):
+    """metrics/downstream.json."""
+
+    train_pairs: int
+    judge: JudgeCalibrationMetrics
+    held_out: Comparison
+    epitome: Comparison | None = None
+    """Only with downstream.epitome_prompts (EPITOME's posts as extra prompts)."""
+
+
+class DownstreamHeadline(Metrics):
+    """metrics/downstream_headline.json's block: did fine-tuning on the corpus make the model more
+    empathetic (EPITOME total on held-out prompts, as the paper's +21%)."""
+
+    train_pairs: int
+    held_out_prompts: int
+    base_total: float
+    tuned_total: float
+    change_pct: float | None
+    change_low: float | None
+    change_high: float | None
+    downstream_judge_calibrated: int
+
+
+def downstream_headline(metrics: DownstreamMetrics) -> dict:
+    """metrics/downstream_headline.json from metrics/downstream.json."""
+    held_out, change = metrics.held_out, metrics.held_out.change_pct["total"]
+    block = DownstreamHeadline(
+        train_pairs=metrics.train_pairs, held_out_prompts=held_out.prompts, base_total=held_out.base.total.mean,
+        tuned_total=held_out.tuned.total.mean, change_pct=change.value, change_low=change.low,
+        change_high=change.high, downstream_judge_calibrated=metrics.judge.calibrated)
+    return {"headline": block.model_dump()}
 
 
 class SafetyCounts(Metrics):

@@ -60,6 +60,8 @@ def plot_of(name: str) -> str:
 
 
 EVALUATE_PLOTS = (plot_of("explanation_words"), plot_of("response_words"), plot_of("epitome"))
+HEADLINE, DOWNSTREAM_HEADLINE = metrics_of("headline"), metrics_of("downstream_headline")
+"""Each pipeline's few numbers to compare first (core/metrics.py: Headline, DownstreamHeadline)."""
 
 
 STAGE_FILES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {

@@ -19,9 +19,9 @@ from synthempathy.core.params import LLMParams, Params
 from synthempathy.core.records import HeldOutPrompt, ModelAnswer
 from synthempathy.downstream.adapter import GGUF_FILE, PEFT_WEIGHTS
 from synthempathy.downstream.base_model import BaseSource
-from synthempathy.generation.generate import Item, Step
+from synthempathy.generation.driver import Item, Step
 from synthempathy.generation.llm import Backend
-from synthempathy.generation.run import GenerationStage, build_records, generator_for
+from synthempathy.generation.generating_stage import GenerationStage, build_records, generator_for
 
 Model = Literal["base", "tuned"]
 STAGE = "downstream"
@@ -67,7 +67,7 @@ def answer(prompts: Sequence[HeldOutPrompt], params: Params, source: BaseSource,
                                provenance=provenance[STAGE])
 
         stage = GenerationStage(name=STAGE, variables={"explanation"}, steps=(Step("response"),), build=build,
-                                sampling=params.downstream.generate, prompt=params.downstream.prompt, llm=llm,
+                                section=params.downstream.generate, prompt=params.downstream.prompt, llm=llm,
                                 as_is=True)
         with generator_for(stage, params, backend) as generator:
             outcomes = generator.run([item for _, item in inputs])

@@ -18,8 +18,8 @@ from synthempathy.epitome.calibration import calibration_of, qwk_text, read_cali
 from synthempathy.epitome.judge import judge_stage
 from synthempathy.epitome.scores import MECHANISMS
 from synthempathy.epitome.trained import TrainedJudge, load_trained
-from synthempathy.generation.generate import Item
-from synthempathy.generation.run import build_records, generator_for
+from synthempathy.generation.driver import Item
+from synthempathy.generation.generating_stage import build_records, generator_for
 
 TRAINED = ("encoder", "classifier")
 """Trained judges, best first (benchmarks/ENCODER.md)."""

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from synthempathy.core.records import EpitomeScores, Judgement
-from synthempathy.generation.generate import Step
-from synthempathy.generation.run import GenerationStage
+from synthempathy.generation.driver import Step
+from synthempathy.generation.generating_stage import GenerationStage
 
 if TYPE_CHECKING:
     from synthempathy.core.params import Params
@@ -55,7 +55,7 @@ def judge_stage(params: Params, category: Callable[[Any], str]) -> GenerationSta
         variables={"explanation", "response"},
         steps=(Step("scores"),),
         build=build,
-        sampling=params.judge,
+        section=params.judge,
         prompt=params.judge.prompt,
         chat_prompt=params.judge.chat_prompt,
         grammar=epitome_grammar(),

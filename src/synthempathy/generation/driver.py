@@ -120,7 +120,7 @@ class StageStats:
 class Generator:
     """Runs a template over items with one backend and one cache."""
 
-    def __init__(self, stage: str, template: Template, params: SamplingParams, llm: LLMParams,
+    def __init__(self, stage: str, template: Template, section: SamplingParams, llm: LLMParams,
                  backend: Backend, cache: RequestCache, steps: Sequence[Step], grammar: str | None = None,
                  check: Callable[[dict[str, str]], str | None] | None = None, as_is: bool = False,
                  chat: ChatTemplate | None = None):
@@ -128,8 +128,9 @@ class Generator:
         an attempt with a problem is retried like an empty one (reason "invalid").
         `as_is`: every first attempt is the answer, even empty or cut off at max_tokens (a
         measurement needs each model's own answer to each prompt, not the ones that passed).
-        `chat`: the task as a conversation, used in place of `template` when the backend takes chat."""
-        self.stage, self.template, self.params, self.llm = stage, template, params, llm
+        `chat`: the task as a conversation, used in place of `template` when the backend takes chat.
+        `section`: the stage's params section, whose sampling settings every call uses."""
+        self.stage, self.template, self.llm = stage, template, llm
         self.chat = chat if chat is not None and backend.prompt_format == "chat" else None
         if self.chat is not None and self.chat.replies:
             answered, wanted = [r.field for r in self.chat.replies], [step.field for step in steps[:-1]]
@@ -144,7 +145,7 @@ class Generator:
         self.grammar_sha256 = hashlib.sha256("\n".join(constraints).encode()).hexdigest() if constraints else None
         self.backend, self.cache, self.steps = backend, cache, tuple(steps)
         self.identity = backend.identity
-        self.sampling = sampling_of(params)
+        self.sampling = sampling_of(section)
         self.stats = StageStats()
         self._lock = threading.Lock()  # guards stats when items run on worker threads
         self._stopping = threading.Event()  # set when a threaded run ends early: workers start no new calls

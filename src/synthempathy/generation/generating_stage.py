@@ -17,11 +17,12 @@ from typing import Any
 from pydantic import BaseModel
 
 from synthempathy.core.jsonl import write_json, write_records
+from synthempathy.core.metrics import GenerationMetrics, checked
 from synthempathy.core.params import GenerationParams, LLMParams, Params, SamplingParams
 from synthempathy.core.records import Reject
 from synthempathy.generation.cache import RequestCache
 from synthempathy.generation.chat import load_chat_template
-from synthempathy.generation.generate import Generator, Item, Outcome, Step
+from synthempathy.generation.driver import Generator, Item, Outcome, Step
 from synthempathy.generation.llm import Backend, make_backend
 from synthempathy.generation.prompts import load_grammar, load_template
 
@@ -38,11 +39,11 @@ class GenerationStage:
     variables: set[str]
     """Template placeholders this stage fills."""
     steps: tuple[Step, ...]
-    """Output fields in generation order (see generate.Step)."""
+    """Output fields in generation order (see driver.Step)."""
     build: Callable[[Any, Item, dict[str, str], dict], BaseModel]
     """(input record, item, parsed fields, provenance so far) -> output record."""
-    sampling: SamplingParams
-    """The stage's params section (sampling settings, recorded in provenance)."""
+    section: SamplingParams
+    """The stage's params section: its sampling settings (recorded in provenance), prompt and grammar file."""
     prompt: str
     """Template path, relative to the project root."""
     chat_prompt: str | None = None
@@ -62,7 +63,7 @@ class GenerationStage:
            **parts: Any) -> GenerationStage:
         """A stage that takes its sampling, prompts and grammar file from its params section."""
         grammar = load_grammar(params.grammar, f"{parts['name']}.grammar") if params.grammar else None
-        return cls(sampling=params, prompt=prompt or params.prompt, chat_prompt=chat_prompt or params.chat_prompt,
+        return cls(section=params, prompt=prompt or params.prompt, chat_prompt=chat_prompt or params.chat_prompt,
                    grammar=grammar, **parts)
 
 
@@ -78,7 +79,7 @@ def generator_for(stage: GenerationStage, params: Params, backend: Backend | Non
         chat = load_chat_template(stage.chat_prompt, stage.variables, [step.field for step in stage.steps[:-1]])
     cache = RequestCache()
     try:
-        yield Generator(stage.name, template, stage.sampling, llm, backend, cache, stage.steps,
+        yield Generator(stage.name, template, stage.section, llm, backend, cache, stage.steps,
                         stage.grammar, stage.check, stage.as_is, chat)
     finally:
         backend.close()
@@ -101,8 +102,10 @@ def build_records(stage: GenerationStage, inputs: Sequence[tuple[Any, Item]],
 
 def run_generation(stage: GenerationStage, params: Params, inputs: Sequence[tuple[Any, Item]],
                    out_path: str, rejects_path: str, metrics_path: str,
-                   postprocess: Postprocess | None = None, extra_metrics: dict | None = None) -> list[BaseModel]:
-    """Generate one output per input, write outs, rejects and metrics; return the kept records."""
+                   postprocess: Postprocess | None = None, extra_metrics: dict | None = None,
+                   metrics_type: type[GenerationMetrics] = GenerationMetrics) -> list[BaseModel]:
+    """Generate one output per input, write outs, rejects and metrics (`metrics_type`, with
+    `extra_metrics` for its own fields); return the kept records."""
     with generator_for(stage, params) as generator:
         outcomes = generator.run([item for _, item in inputs])
     kept, rejects = build_records(stage, inputs, outcomes)
@@ -121,7 +124,7 @@ def run_generation(stage: GenerationStage, params: Params, inputs: Sequence[tupl
         "completion_tokens": stats.completion_tokens,
         **(extra_metrics or {}),
     }
-    write_json(metrics_path, metrics)
+    write_json(metrics_path, checked(metrics_type, metrics))
     print(stats.summary(stage.name), file=sys.stderr)
     if report := generator.backend.report():
         print(f"{stage.name}: {report}", file=sys.stderr)

@@ -447,6 +447,7 @@ def find_duplicates(
     progress: bool = False,
     *,
     stats: dict[str, Any] | None = None,
+    candidates: CandidateFn | None = None,
 ) -> list[Duplicate]:
     """One `Duplicate` per dropped text, sorted by index.
 
@@ -455,9 +456,11 @@ def find_duplicates(
     `params.enabled`, a text scoring >= `params.threshold` against an earlier kept
     text is a "near" duplicate of the best-scoring such text (lowest index on ties).
     A copy of a dropped text points at the kept text, never at the dropped one.
-    `stats`, when given, is filled with counts and per-step seconds.
+    `stats`, when given, is filled with counts and per-step seconds. `candidates`: how pairs to
+    compare are proposed (default the MinHash/LSH index, candidate_pairs; benchmarks/DEDUPE.md
+    compares another).
     """
-    return _find(texts, params, progress, stats, candidate_pairs)
+    return _find(texts, params, progress, stats, candidates or candidate_pairs)
 
 
 def _find(

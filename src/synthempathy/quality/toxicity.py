@@ -128,7 +128,7 @@ class DetoxifyScorer(ToxicityScorer):
 
     def _load(self) -> Any:
         fix = (
-            "on a machine with internet run `python -m synthempathy.quality.toxicity export --model "
+            "on a machine with internet run `synthempathy export-detoxify --model "
             f"{self.model} --out models/detoxify`, copy that folder here and set "
             "filter.toxicity.checkpoint and filter.toxicity.huggingface_config_path to the paths it prints"
         )
@@ -181,7 +181,7 @@ class DetoxifyScorer(ToxicityScorer):
                 if self.checkpoint is not None and hf is None:
                     fix = (
                         "set filter.toxicity.huggingface_config_path to a local dir with the HF config and "
-                        "tokenizer for this checkpoint (see `python -m synthempathy.quality.toxicity export`)"
+                        "tokenizer for this checkpoint (see `synthempathy export-detoxify`)"
                     )
                 raise ToxicityError(
                     f"detoxify could not load {what}: {type(exc).__name__}: {detail}; {fix}"
@@ -337,21 +337,3 @@ def drop_toxic(records: Sequence[BaseModel], fields: Sequence[str], params: Toxi
         dropped.append(Reject(id=record.id, stage=stage, reason="toxic", detail=f"{field}: {label}",
                               score=round(score, 4), record=record.model_dump(mode="json")))
     return kept, dropped
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m synthempathy.quality.toxicity")
-    sub = parser.add_subparsers(dest="cmd", required=True)
-    exp = sub.add_parser("export", help="download a detoxify checkpoint + HF config/tokenizer for offline use")
-    exp.add_argument("--model", default="original", choices=sorted(DETOXIFY_LABELS))
-    exp.add_argument("--out", default="models/detoxify")
-    ns = parser.parse_args(argv)
-    ckpt, hf = export_offline_detoxify(ns.model, ns.out)
-    print(f"filter.toxicity.checkpoint: {ckpt}\nfilter.toxicity.huggingface_config_path: {hf}")
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from synthempathy.core.errors import UserError
 from synthempathy.core.params import Params
 from synthempathy.core.records import Reject, Seed
-from synthempathy.generation.generate import Generator, Item, Step
-from synthempathy.generation.run import GenerationStage, build_records
+from synthempathy.generation.driver import Generator, Item, Step
+from synthempathy.generation.generating_stage import GenerationStage, build_records
 from synthempathy.quality.dedupe import dedupe
 from synthempathy.quality.stats import distinct_n, nearest_neighbour_similarity, sample_by_id
 from synthempathy.seeds.files import load_seed_files

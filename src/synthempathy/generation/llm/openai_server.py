@@ -57,7 +57,7 @@ metrics, and is masked in any error text a server echoes back.
 
 Determinism: the server decides. Outputs are byte-identical across runs only
 if the server's result for a request does not depend on what it served
-before; see README "Running against a server" for llama_cpp.server, which
+before; see docs/servers.md for llama_cpp.server, which
 reuses the previous request's prompt prefix. The request cache makes every
 finished call stable either way.
 """
