@@ -27,7 +27,6 @@ never copied).
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -35,6 +34,7 @@ from synthempathy.core.params import FilterParams, load_params
 from synthempathy.quality.gates import (CHECKS, GATES, first_gate_problem, first_problem, gate_cause, gate_emotion,
                                         gate_first_person, gate_second_person, gate_topic)
 from synthempathy.core.records import Pair
+from synthempathy.quality.gate_agreement import agreement, load_gate_labels
 
 LABELS = Path(__file__).parent.parent / "tests" / "data" / "gate_labels.jsonl"
 FIELDS = ("explanation", "response")
@@ -49,29 +49,6 @@ SWEEPS = {  # threshold -> (the gate it tunes, values tried)
 }
 
 
-def load_labels(path: Path = LABELS) -> list[tuple[Pair, dict]]:
-    """(pair, label) per line; the label holds `keep` (bool) and `reasons` (list)."""
-    rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        row = json.loads(line)
-        label = {"keep": row.pop("label") == "keep", "reasons": row.pop("reasons")}
-        for unused in ("variant", "note"):
-            row.pop(unused, None)
-        rows.append((Pair.model_validate({**row, "provenance": {}}), label))
-    return rows
-
-
-def score(flags: list[bool], rows: list[tuple[Pair, dict]], reason: str | None) -> dict:
-    flagged = [label for flag, (_, label) in zip(flags, rows) if flag]
-    wanted = [flag for flag, (_, label) in zip(flags, rows) if reason is None and not label["keep"]
-              or reason is not None and reason in label["reasons"]]
-    return {"flagged": len(flagged),
-            "precision": round(sum(not lab["keep"] for lab in flagged) / len(flagged), 3) if flagged else None,
-            **({"right_why": round(sum(reason in lab["reasons"] for lab in flagged) / len(flagged), 3)
-                if flagged else None} if reason else {}),
-            "recall": round(sum(wanted) / len(wanted), 3) if wanted else None, "labelled": len(wanted)}
-
-
 def with_gate(params: FilterParams, knob: str, value: float) -> FilterParams:
     """`params` with one filter.gates threshold changed."""
     return params.model_copy(update={"gates": params.gates.model_copy(update={knob: value})})
@@ -84,12 +61,12 @@ def flags_of(check: Callable[[Pair], object], rows: list[tuple[Pair, dict]]) -> 
 def report(rows: list[tuple[Pair, dict]], params: FilterParams) -> dict:
     out = {}
     for gate in GATES:
-        out[gate.__name__] = score(flags_of(lambda p, g=gate: g(p, params), rows), rows, GATE_REASON[gate.__name__])
+        out[gate.__name__] = agreement(flags_of(lambda p, g=gate: g(p, params), rows), rows, GATE_REASON[gate.__name__])
     for check in CHECKS:
-        out[check.__name__] = score(flags_of(lambda p, c=check: any(c(f, getattr(p, f), params) for f in FIELDS),
+        out[check.__name__] = agreement(flags_of(lambda p, c=check: any(c(f, getattr(p, f), params) for f in FIELDS),
                                              rows), rows, None)
     whole = flags_of(lambda p: first_problem(p, FIELDS, params) or first_gate_problem(p, params), rows)
-    out["filter (all checks and gates)"] = score(whole, rows, None)
+    out["filter (all checks and gates)"] = agreement(whole, rows, None)
     return out
 
 
@@ -130,7 +107,7 @@ def main() -> None:
     parser.add_argument("--sweep", action="store_true", help="also sweep each gate threshold")
     parser.add_argument("--epitome", help="EPITOME's CSV directory: false-drop rates of the voice gates")
     args = parser.parse_args()
-    rows = load_labels()
+    rows = load_gate_labels(LABELS)
     params = load_params().filter
     drops = sum(not label["keep"] for _, label in rows)
     print(f"{len(rows)} labelled pairs, {drops} labelled drop; filter.gates = {params.gates.model_dump()}")
@@ -139,7 +116,7 @@ def main() -> None:
     if args.sweep:
         for knob, (gate, values) in SWEEPS.items():
             for value in values:
-                figures = score(flags_of(lambda p: gate(p, with_gate(params, knob, value)), rows), rows,
+                figures = agreement(flags_of(lambda p: gate(p, with_gate(params, knob, value)), rows), rows,
                                 GATE_REASON[gate.__name__])
                 print(f"  sweep {knob}={value}: {figures}")
     if args.epitome:

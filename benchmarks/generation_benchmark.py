@@ -181,7 +181,7 @@ def run_pipeline(items, gen_params, llm_params, template, steps):
         t0 = time.perf_counter()
         outcomes = gen.run(items)
         wall_s = time.perf_counter() - t0
-    fmt = backend._format
+    fmt = backend.prompt_format
     backend.close()
     assert gen.stats.model_calls == len(items), gen.stats.summary("respond")
     res = summarise("pipeline", load_s, wall_s, probe.calls)
