@@ -70,12 +70,20 @@ def test_chat_prompt_files_are_parsed_into_turns(tmp_path):
     ("[user]\n${text}\n[assistant]\nA\n[assistant]\nB\n", r"task\.txt: the item's turn is missing"),
     ("[system]\n\n[user]\n${text}\n", r"task\.txt:1: the \[system\] turn is empty"),
     ("[user]\n${txet}\n", r"task\.txt:2: unknown placeholder \$\{txet\}"),
+    # a conversation of steps (emotion, cause, then the last step)
+    ("[user]\n${text}\n[assistant]\nLabel: ${cause}\n[user]\nWhy?\n", r"task\.txt:3: .* must end with \$\{emotion\}"),
+    ("[user]\n${text}\n[assistant]\n${emotion} then\n[user]\nWhy?\n", r"task\.txt:3: .* must end with \$\{emotion\}"),
+    ("[user]\n${text}\n[assistant]\nA\n[user]\nWhy?\n", r"task\.txt:3: .* must end with \$\{emotion\}"),
+    ("[user]\n${text}\n[assistant]\n${emotion}\n[user]\nWhy ${emotion}?\n",
+     r"task\.txt:6: \$\{emotion\} outside the item's \[user\] turn \(a step's question"),
+    ("[user]\n${text}\n[assistant]\n${emotion}\n[user]\nWhy?\n", r"task\.txt:5: the conversation answers 1 of"),
+    ("[user]\nA\n[assistant]\n${text}\n[user]\nB\n", r"task\.txt:3: the item's fields belong in a \[user\] turn"),
 ])
 def test_chat_prompt_errors_name_file_and_line(tmp_path, text, problem):
     path = tmp_path / "task.txt"
     path.write_text(text)
     with pytest.raises(UserError, match=problem):
-        load_chat_template(path, {"text"})
+        load_chat_template(path, {"text"}, ["emotion", "cause"])
 
 
 def test_a_template_that_writes_the_item_first_shares_only_what_comes_before_it():
@@ -134,19 +142,3 @@ def test_a_conversation_of_steps_asks_each_step_in_its_own_turn(jinja, bos, eos)
     # a step's prompt extends the one before it and its answer, so a slot keeps what it evaluated
     assert prompts[1].text.startswith(prompts[0].text + " fear")
     assert prompts[2].text.startswith(prompts[1].text + " The layoff came without warning.")
-
-
-@pytest.mark.parametrize("text, problem", [
-    ("[user]\n${text}\n[assistant]\nLabel: ${cause}\n[user]\nWhy?\n", r"task\.txt:3: .* must end with \$\{emotion\}"),
-    ("[user]\n${text}\n[assistant]\n${emotion} then\n[user]\nWhy?\n", r"task\.txt:3: .* must end with \$\{emotion\}"),
-    ("[user]\n${text}\n[assistant]\nA\n[user]\nWhy?\n", r"task\.txt:3: .* must end with \$\{emotion\}"),
-    ("[user]\n${text}\n[assistant]\n${emotion}\n[user]\nWhy ${emotion}?\n",
-     r"task\.txt:6: \$\{emotion\} outside the item's \[user\] turn \(a step's question"),
-    ("[user]\n${text}\n[assistant]\n${emotion}\n[user]\nWhy?\n", r"task\.txt:5: the conversation answers 1 of"),
-    ("[user]\nA\n[assistant]\n${text}\n[user]\nB\n", r"task\.txt:3: the item's fields belong in a \[user\] turn"),
-])
-def test_conversation_of_steps_errors_name_file_and_line(tmp_path, text, problem):
-    path = tmp_path / "task.txt"
-    path.write_text(text)
-    with pytest.raises(UserError, match=problem):
-        load_chat_template(path, {"text"}, ["emotion", "cause"])
