@@ -11,7 +11,7 @@ change in EPITOME total to compare first) and the score distributions for
 import sys
 
 from synthempathy.core.jsonl import read_records, write_csv, write_json, write_records
-from synthempathy.core.metrics import DownstreamMetrics, checked, downstream_headline
+from synthempathy.core.metrics import DownstreamMetrics, downstream_headline
 from synthempathy.core.params import load_params
 from synthempathy.core.paths import (DOWNSTREAM_ADAPTER, DOWNSTREAM_HEADLINE, DOWNSTREAM_RESPONSES,
                                      DOWNSTREAM_SCORES, metrics_of, plot_of)
@@ -36,8 +36,9 @@ def main() -> None:
     for source in sorted({s.source for s in scores}):
         metrics[source] = compare([s for s in scores if s.source == source], ds.bootstrap, ds.seed)
     write_records(OUT, scores)
-    write_json(METRICS, checked(DownstreamMetrics, metrics))
-    write_json(DOWNSTREAM_HEADLINE, downstream_headline(DownstreamMetrics.model_validate(metrics)))
+    typed = DownstreamMetrics.model_validate(metrics)  # a renamed metric fails here, naming the key
+    write_json(METRICS, metrics)
+    write_json(DOWNSTREAM_HEADLINE, downstream_headline(typed))
     write_csv(PLOT, ("model", "mechanism", "score", "answers"), score_rows(scores))
     for source in sorted({s.source for s in scores}):
         block = metrics[source]

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from synthempathy.core.errors import UserError
-from synthempathy.generation.prompts import Prompt, read_template_text
+from synthempathy.generation.prompts import Prompt, placeholder_names, read_template_text
 
 ROLES = ("system", "user", "assistant")
 _MARKER = re.compile(r"^\[(system|user|assistant)\]\s*$")
@@ -113,7 +113,7 @@ def load_chat_template(path: str | Path, variables: set[str], steps: Sequence[st
                             "user and assistant turns alternate)")
         expected = "assistant" if role == "user" else "user"
     # the item's turn: the last that holds the stage's own fields (later ones are steps' answers and questions)
-    holding = [i for i, (_, _, body) in enumerate(parsed) if _names(body) - set(steps)]
+    holding = [i for i, (_, _, body) in enumerate(parsed) if placeholder_names(body) - set(steps)]
     item_at = holding[-1] if holding else len(parsed) - 1
     role, at, _ = parsed[item_at]
     if role != "user":
@@ -137,17 +137,12 @@ def _reply(path: str | Path, slot: tuple[str, int, str], question: tuple[str, in
     _, at, body = slot
     match = _SLOT.search(body)
     wanted = steps[number] if number < len(steps) else None
-    if match is None or _names(body[:match.start()]) or (match.group(1) or match.group(2)) != wanted:
+    if match is None or placeholder_names(body[:match.start()]) or (match.group(1) or match.group(2)) != wanted:
         expected = f"end with ${{{wanted}}}, step {number + 1}'s answer" if wanted else (
             "be the last (this task has no more steps to answer as turns)")
         raise UserError(f"{path}:{at}: an [assistant] turn after the item's must {expected}")
     _no_placeholders(path, question[1], question[2], "a step's question is the same for every item")
     return Reply(field=wanted, begin=body[:match.start()].rstrip(" "), question=question[2])
-
-
-def _names(body: str) -> set[str]:
-    return {m.group("named") or m.group("braced") for m in string.Template.pattern.finditer(body)
-            if m.group("named") or m.group("braced")}
 
 
 def _no_placeholders(path: str | Path, at: int, body: str, why: str) -> None:

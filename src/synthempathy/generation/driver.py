@@ -132,11 +132,6 @@ class Generator:
         `section`: the stage's params section, whose sampling settings every call uses."""
         self.stage, self.template, self.llm = stage, template, llm
         self.chat = chat if chat is not None and backend.prompt_format == "chat" else None
-        if self.chat is not None and self.chat.replies:
-            answered, wanted = [r.field for r in self.chat.replies], [step.field for step in steps[:-1]]
-            if answered != wanted:
-                raise UserError(f"{self.chat.path}: the conversation answers {', '.join(answered)} where this "
-                                f"stage's steps before the last are {', '.join(wanted) or 'none'}")
         self.check = check
         self.as_is = as_is
         self.grammar = grammar
@@ -161,9 +156,9 @@ class Generator:
         return request_key(backend=self.identity.model_dump(), prompt=prompt.text, sampling=sampling.model_dump(),
                            seed=seed, grammar=self.grammar, **cuts)
 
-    def _call(self, item: Item, prompt: Prompt, neutral: Prompt | None, seed: int, sampling: SamplingParams,
+    def _call(self, item: Item, prompt: Prompt, answers: Sequence[str], seed: int, sampling: SamplingParams,
               step: Step) -> Completion:
-        """One model call (or cache hit) for `step`; `neutral`: a choice's calibration prompt."""
+        """One model call (or cache hit) for `step`, after the earlier steps' `answers`."""
         key = self.request_key(prompt, sampling, seed, step)
         cached = self.cache.get(key)
         if cached is not None:
@@ -174,6 +169,7 @@ class Generator:
             raise _Stopped()
         try:
             if step.choices:
+                neutral = self._prompt(choice.neutral_values(item.values), answers)
                 completion = self._choose(prompt, neutral, step.choices, sampling)
             else:
                 completion = self.backend.complete(prompt, sampling, seed, self.grammar)
@@ -229,8 +225,7 @@ class Generator:
         tokens = 0
         for step in self.steps:
             prompt = self._prompt(item.values, answers, earlier)
-            neutral = self._prompt(choice.neutral_values(item.values), answers) if step.choices else None
-            completion = self._call(item, prompt, neutral, seed, step.sampling(self.sampling), step)
+            completion = self._call(item, prompt, answers, seed, step.sampling(self.sampling), step)
             tokens += completion.completion_tokens
             text = completion.text
             if completion.prompt_format == "chat":

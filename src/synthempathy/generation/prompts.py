@@ -57,11 +57,7 @@ class Template:
 
     @property
     def placeholders(self) -> set[str]:
-        found = set()
-        for _, named, braced, _ in string.Template.pattern.findall(self.text):
-            if named or braced:
-                found.add(named or braced)
-        return found
+        return placeholder_names(self.text)
 
     def render(self, **values: str) -> Prompt:
         """Fill the placeholders; the split point never depends on the values."""
@@ -79,6 +75,11 @@ class Template:
         if match is None:
             return len(self.text)
         return self.text.rfind("\n", 0, match.start()) + 1
+
+
+def placeholder_names(text: str) -> set[str]:
+    """The ${names} in a template text ($$ is a literal dollar sign, not one)."""
+    return {named or braced for _, named, braced, _ in string.Template.pattern.findall(text) if named or braced}
 
 
 def load_grammar(path: str | Path, param: str) -> str:
