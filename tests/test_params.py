@@ -48,6 +48,7 @@ def test_unknown_key_is_named_with_its_line(tmp_path):
         (lambda d: d["llm"].update(batch_size=1, prompt_chunk=32), "llm.prompt_chunk: .*needs llm.batch_size > 1"),
         (lambda d: d["llm"].update(prompt_chunk=-1), "llm.prompt_chunk"),
         (lambda d: d["filter"]["near_dup"].update(threshold=101), "filter.near_dup.threshold"),
+        (lambda d: d["filter"].update(blocks=["fields", "toxicty"]), r"filter.blocks.1: .*got 'toxicty'"),
         (lambda d: d["respond"].update(chain_of_empathy="sometimes"), "respond.chain_of_empathy"),
         (lambda d: d["judge"].update(temprature=0.1), "judge.temprature"),
         (lambda d: d["evaluate"].update(diversity_sample=1), "evaluate.diversity_sample"),
