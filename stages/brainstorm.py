@@ -5,30 +5,27 @@ data/stories/stories.jsonl with exact and near duplicates moved to
 data/stories/rejects.jsonl.
 """
 
+from synthempathy.core.entry_point import Files, stage
 from synthempathy.core.jsonl import read_records
 from synthempathy.core.metrics import BrainstormMetrics
 from synthempathy.core.params import load_params
-from synthempathy.core.paths import SEED_SET, STORIES, STORY_REJECTS, metrics_of
 from synthempathy.core.records import Seed, Story
-from synthempathy.core.entry_point import entry_point
 from synthempathy.generation.driver import Item, Step
 from synthempathy.generation.generating_stage import GenerationStage, run_generation
 from synthempathy.quality.dedupe import dedupe_field
 
-OUT, REJECTS, METRICS = STORIES, STORY_REJECTS, metrics_of("brainstorm")
 
-
-@entry_point
-def main() -> None:
+@stage(reads=("seeds",), writes=("out", "rejects", "metrics"))
+def main(files: Files) -> None:
     params = load_params()
-    seeds = read_records(SEED_SET, Seed)
+    seeds = read_records(files.seeds, Seed)
     inputs, position = [], {}
     for i, seed in enumerate(seeds):
         for n in range(params.scale.stories_per_seed):
             item = Item(id=f"{seed.id}-{n:02d}", values={"situation": seed.situation})
             inputs.append((seed, item))
             position[item.id] = (n, i)
-    stage = GenerationStage.of(
+    generating = GenerationStage.of(
         params.brainstorm,
         name="brainstorm",
         variables={"situation"},
@@ -40,7 +37,7 @@ def main() -> None:
     )
     # Of two copies, the lower story number wins (then the earlier seed): raising
     # scale.stories_per_seed then never drops a story that was already kept.
-    run_generation(stage, params, inputs, OUT, REJECTS, METRICS,
+    run_generation(generating, params, inputs, files.out, files.rejects, files.metrics,
                    postprocess=dedupe_field("story", "brainstorm", priority=lambda story: position[story.id]),
                    extra_metrics={"seeds": len(seeds)}, metrics_type=BrainstormMetrics)
 

@@ -16,18 +16,16 @@ of the judge that produced them, from calibration/calibrated_judges.json
 import sys
 from collections import Counter
 
-from synthempathy.core.jsonl import read_records, write_csv, write_json
-from synthempathy.core.metrics import EvaluateMetrics, headline
+from synthempathy.core.entry_point import Files, stage
+from synthempathy.core.jsonl import read_records, write_csv
+from synthempathy.core.metrics import EvaluateMetrics, Headline, headline, write_metrics
 from synthempathy.core.params import Params, load_params
-from synthempathy.core.paths import CORPUS, CORPUS_REJECTS, HEADLINE, JUDGE_FAILED, JUDGEMENTS, metrics_of, plot_of
 from synthempathy.core.records import Judgement, Pair, Reject
-from synthempathy.core.entry_point import entry_point
 from synthempathy.epitome.calibration import calibration_metrics_of, calibration_of, qwk_text, read_calibrated
 from synthempathy.epitome.scores import MECHANISMS, SHORT, epitome_stats
 from synthempathy.quality.stats import distinct_n, funnel, histogram, nearest_neighbour_similarity, sample_by_id, word_stats
 from synthempathy.quality.toxicity import flag_toxic, make_scorer
 
-REJECTS, EPITOME, METRICS = CORPUS_REJECTS, JUDGEMENTS, metrics_of("evaluate")
 FIELDS = ("explanation", "response")
 
 
@@ -63,27 +61,28 @@ def toxicity_after_filter(pairs: list[Pair], params: Params) -> dict[str, float]
     return {"flagged_rate": round(len(flagged) / len(pairs), 4), "max_score": round(highest, 4)}
 
 
-def write_plots(pairs: list[Pair], judgements: list[Judgement], bin_words: int) -> None:
+def write_plots(files: Files, pairs: list[Pair], judgements: list[Judgement], bin_words: int) -> None:
     """Bar-chart data: pairs per word-length bin for each field, pairs per score for each mechanism."""
-    for field in FIELDS:
+    for field, path in zip(FIELDS, (files.explanation_words, files.response_words)):
         bins = histogram([len(getattr(p, field).split()) for p in pairs], bin_words)
         rows = [(f"{edge:03d}-{edge + bin_words - 1:03d}", n) for edge, n in bins.items()]
-        write_csv(plot_of(f"{field}_words"), ("words", "pairs"), rows)
+        write_csv(path, ("words", "pairs"), rows)
     counts = Counter((m, getattr(j, m)) for j in judgements for m in MECHANISMS)
     rows = [(f"{SHORT[m]} {score}", counts[m, score]) for m in MECHANISMS for score in (0, 1, 2)]
-    write_csv(plot_of("epitome"), ("score", "pairs"), rows)
+    write_csv(files.epitome_plot, ("score", "pairs"), rows)
 
 
-@entry_point
-def main() -> None:
+@stage(reads=("corpus", "rejects", "judgements", "judge_failed", "calibrated"),
+       writes=("metrics", "headline", "explanation_words", "response_words", "epitome_plot"))
+def main(files: Files) -> None:
     params = load_params()
     ev = params.evaluate
-    pairs = read_records(CORPUS, Pair)
-    rejects = read_records(REJECTS, Reject)
-    judgements = read_records(EPITOME, Judgement)
-    judge_failed = read_records(JUDGE_FAILED, Reject)
+    pairs = read_records(files.corpus, Pair)
+    rejects = read_records(files.rejects, Reject)
+    judgements = read_records(files.judgements, Judgement)
+    judge_failed = read_records(files.judge_failed, Reject)
     lengths = {field: word_stats([getattr(p, field) for p in pairs]) for field in FIELDS}
-    calibration = calibration_of(judgements, read_calibrated())
+    calibration = calibration_of(judgements, read_calibrated(files.calibrated))
     metrics = {
         "pairs": len(pairs),
         "epitome": {**epitome_stats(judgements), "judged": len(judgements), "failed": len(judge_failed)},
@@ -96,10 +95,9 @@ def main() -> None:
         "funnel": funnel(len(pairs), rejects),
         "per_category": dict(sorted(Counter(p.category for p in pairs).items())),
     }
-    typed = EvaluateMetrics.model_validate(metrics)  # a renamed metric fails here, naming the key
-    write_json(METRICS, metrics)
-    write_json(HEADLINE, headline(typed))
-    write_plots(pairs, judgements, ev.histogram_bin_words)
+    typed = write_metrics(files.metrics, EvaluateMetrics, metrics)
+    write_metrics(files.headline, Headline, headline(typed), under="headline")
+    write_plots(files, pairs, judgements, ev.histogram_bin_words)
     total = metrics["epitome"]["total"]["mean"]
     trust = "judge not calibrated" if calibration is None else f"judge test QWK {qwk_text(calibration, signed=True)}"
     print(

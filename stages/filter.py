@@ -9,44 +9,39 @@ flagged pairs carry a `safety` label), toxicity (filter.toxicity), then exact
 and near duplicates of explanations and responses. Leaked scaffolding is one of
 filter.leak_markers or one of the generating model's own turn markers, read
 from its GGUF (a chat model's <|im_end|>). Every drop, from this stage and the
-generating stages before it, lands in data/corpus/rejects.jsonl with its stage
-and reason.
+generating stages before it (--upstream-rejects), lands in the corpus's
+rejects with its stage and reason.
 """
 
 import sys
 from collections import Counter
 
-from synthempathy.core.jsonl import read_records, write_json, write_records
-from synthempathy.core.metrics import FilterMetrics, checked
+from synthempathy.core.entry_point import Files, stage
+from synthempathy.core.jsonl import read_records, write_records
+from synthempathy.core.metrics import FilterMetrics, write_metrics
 from synthempathy.core.params import load_params
-from synthempathy.core.paths import CORPUS, CORPUS_REJECTS, EXPLANATION_REJECTS, PAIR_REJECTS, PAIRS, STORY_REJECTS, metrics_of
 from synthempathy.core.records import Pair, Reject
-from synthempathy.core.entry_point import entry_point
 from synthempathy.generation.llm import model_markers
 from synthempathy.quality.blocks import run_blocks
 from synthempathy.quality.safety import label, safety_counts
 
-IN = PAIRS
-UPSTREAM_REJECTS = [STORY_REJECTS, EXPLANATION_REJECTS, PAIR_REJECTS]
-OUT, REJECTS, METRICS = CORPUS, CORPUS_REJECTS, metrics_of("filter")
 
-
-@entry_point
-def main() -> None:
+@stage(reads=("pairs", "upstream_rejects"), writes=("out", "rejects", "metrics"), many=("upstream_rejects",))
+def main(files: Files) -> None:
     params = load_params()
     checks = params.filter.with_markers(model_markers(params.llm))
-    pairs = read_records(IN, Pair)
+    pairs = read_records(files.pairs, Pair)
     if params.filter.safety.enabled:
         pairs = [label(pair) for pair in pairs]
-    upstream = [r for path in UPSTREAM_REJECTS for r in read_records(path, Reject)]
+    upstream = [r for path in files.upstream_rejects for r in read_records(path, Reject)]
     kept, dropped = run_blocks(pairs, checks)
-    write_records(OUT, kept)
-    write_records(REJECTS, upstream + dropped)
+    write_records(files.out, kept)
+    write_records(files.rejects, upstream + dropped)
     reasons = Counter(r.reason for r in dropped)
     metrics = {"pairs_in": len(pairs), "kept": len(kept), "dropped": dict(sorted(reasons.items()))}
     if params.filter.safety.enabled:
         metrics["safety"] = safety_counts(pairs, kept, dropped)
-    write_json(METRICS, checked(FilterMetrics, metrics))
+    write_metrics(files.metrics, FilterMetrics, metrics)
     summary = ", ".join(f"{k} {v}" for k, v in sorted(reasons.items())) or "none"
     print(f"filter: {len(pairs)} pairs -> {len(kept)} kept, {len(dropped)} dropped ({summary})", file=sys.stderr)
 

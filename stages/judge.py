@@ -16,37 +16,33 @@ never validated; the classifier always answers).
 
 import sys
 
-from synthempathy.core.jsonl import read_records, write_json, write_records
-from synthempathy.core.metrics import GenerationMetrics, checked
+from synthempathy.core.entry_point import Files, stage
+from synthempathy.core.jsonl import read_records, write_records
+from synthempathy.core.metrics import GenerationMetrics, write_metrics
 from synthempathy.core.params import load_params
-from synthempathy.core.paths import CORPUS, JUDGE_FAILED, JUDGEMENTS, metrics_of
 from synthempathy.core.records import Pair
-from synthempathy.core.entry_point import entry_point
 from synthempathy.epitome.judge import judge_stage
 from synthempathy.epitome.trained import judge_pairs
 from synthempathy.generation.driver import Item
 from synthempathy.generation.generating_stage import run_generation
 
-IN = CORPUS
-OUT, FAILED, METRICS = JUDGEMENTS, JUDGE_FAILED, metrics_of("judge")
 
-
-@entry_point
-def main() -> None:
+@stage(reads=("corpus",), writes=("out", "failed", "metrics"))
+def main(files: Files) -> None:
     params = load_params()
-    pairs = read_records(IN, Pair)
+    pairs = read_records(files.corpus, Pair)
     if params.judge.scorer != "llm":
-        judgements = judge_pairs(pairs, params.judge, params.calibration)
-        write_records(OUT, judgements)
-        write_records(FAILED, [])
-        write_json(METRICS, checked(GenerationMetrics, {"items": len(pairs), "kept": len(judgements), "rejected": {},
-                                                        "retries": 0, "completion_tokens": 0}))
+        judgements = judge_pairs(pairs, params.judge, params.calibration, source=files.corpus)
+        write_records(files.out, judgements)
+        write_records(files.failed, [])
+        write_metrics(files.metrics, GenerationMetrics, {"items": len(pairs), "kept": len(judgements), "rejected": {},
+                                                         "retries": 0, "completion_tokens": 0})
         scorer = params.judge.scorer
         print(f"judge: {len(pairs)} pairs scored by the {scorer} {getattr(params.judge, scorer)}", file=sys.stderr)
         return
-    stage = judge_stage(params, category=lambda pair: pair.category)
+    judging = judge_stage(params, category=lambda pair: pair.category)
     inputs = [(p, Item(id=p.id, values={"explanation": p.explanation, "response": p.response})) for p in pairs]
-    run_generation(stage, params, inputs, OUT, FAILED, METRICS)
+    run_generation(judging, params, inputs, files.out, files.failed, files.metrics)
 
 
 if __name__ == "__main__":

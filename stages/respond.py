@@ -9,32 +9,28 @@ nothing there, so their prompts are as before.
 Reads data/explanations/explanations.jsonl, writes data/pairs/pairs.jsonl.
 """
 
+from synthempathy.core.entry_point import Files, stage
 from synthempathy.core.jsonl import read_records
 from synthempathy.core.metrics import RespondMetrics
 from synthempathy.core.params import load_params
-from synthempathy.core.paths import EXPLANATIONS, PAIR_REJECTS, PAIRS, metrics_of
 from synthempathy.core.records import Explanation, Pair
-from synthempathy.core.entry_point import entry_point
 from synthempathy.chain_of_empathy import respond_steps
 from synthempathy.generation.driver import Item
 from synthempathy.generation.prompts import load_guidance
 from synthempathy.generation.generating_stage import GenerationStage, run_generation
 from synthempathy.quality.safety import flag
 
-IN = EXPLANATIONS
-OUT, REJECTS, METRICS = PAIRS, PAIR_REJECTS, metrics_of("respond")
 
-
-@entry_point
-def main() -> None:
+@stage(reads=("explanations",), writes=("out", "rejects", "metrics"))
+def main(files: Files) -> None:
     params = load_params()
-    explanations = read_records(IN, Explanation)
+    explanations = read_records(files.explanations, Explanation)
     respond = params.respond
     guidance = ""
     if respond.chain_of_empathy and respond.use_safety_guidance:
         guidance = load_guidance(respond.safety_guidance, respond.prompt, "respond.safety_guidance")
     steps = respond_steps(respond)
-    stage = GenerationStage.of(
+    generating = GenerationStage.of(
         respond,
         prompt=respond.active_prompt,
         chat_prompt=respond.active_chat_prompt,
@@ -48,7 +44,7 @@ def main() -> None:
     inputs = [(e, Item(id=e.id, values={"explanation": e.explanation,
                                          "guidance": guidance if flag(e.explanation) else ""}))
               for e in explanations]
-    run_generation(stage, params, inputs, OUT, REJECTS, METRICS,
+    run_generation(generating, params, inputs, files.out, files.rejects, files.metrics,
                    extra_metrics={"chain_of_empathy": respond.chain_of_empathy}, metrics_type=RespondMetrics)
 
 

@@ -3,23 +3,19 @@
 Reads data/stories/stories.jsonl, writes data/explanations/explanations.jsonl.
 """
 
+from synthempathy.core.entry_point import Files, stage
 from synthempathy.core.jsonl import read_records
 from synthempathy.core.params import load_params
-from synthempathy.core.paths import EXPLANATION_REJECTS, EXPLANATIONS, STORIES, metrics_of
 from synthempathy.core.records import Explanation, Story
-from synthempathy.core.entry_point import entry_point
 from synthempathy.generation.driver import Item, Step
 from synthempathy.generation.generating_stage import GenerationStage, run_generation
 
-IN = STORIES
-OUT, REJECTS, METRICS = EXPLANATIONS, EXPLANATION_REJECTS, metrics_of("rewrite")
 
-
-@entry_point
-def main() -> None:
+@stage(reads=("stories",), writes=("out", "rejects", "metrics"))
+def main(files: Files) -> None:
     params = load_params()
-    stories = read_records(IN, Story)
-    stage = GenerationStage.of(
+    stories = read_records(files.stories, Story)
+    generating = GenerationStage.of(
         params.rewrite,
         name="rewrite",
         variables={"story"},
@@ -29,7 +25,7 @@ def main() -> None:
         ),
     )
     inputs = [(s, Item(id=s.id, values={"story": s.story})) for s in stories]
-    run_generation(stage, params, inputs, OUT, REJECTS, METRICS)
+    run_generation(generating, params, inputs, files.out, files.rejects, files.metrics)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -51,6 +52,31 @@ class Project:
     def commit(self, message: str) -> None:
         self.run("git", "add", "-A")
         self.run("git", "commit", "-qm", message)
+
+
+def stages_of(dvc_file: str = "dvc.yaml") -> dict:
+    """A pipeline's stages as dvc.yaml declares them."""
+    return yaml.safe_load((ROOT / dvc_file).read_text())["stages"]
+
+
+def declared(stage: dict, kind: str) -> list[str]:
+    """The paths a stage lists under `kind` (deps, outs, metrics or plots), without their options."""
+    return [entry if isinstance(entry, str) else next(iter(entry)) for entry in stage.get(kind, [])]
+
+
+def pipeline_outputs(dvc_file: str = "dvc.yaml") -> list[str]:
+    """Every file a pipeline's `dvc repro` writes: its outs, metrics and plots."""
+    return [path for stage in stages_of(dvc_file).values() for kind in ("outs", "metrics", "plots")
+            for path in declared(stage, kind)]
+
+
+def stage_command(name: str, dvc_file: str = "dvc.yaml") -> list[str]:
+    """The command dvc runs for a stage, as an argv: its `cmd` without the leading PYTHONPATH=src
+    (a project's env sets what it needs) and with this interpreter for `python`."""
+    words = shlex.split(stages_of(dvc_file)[name]["cmd"])
+    while "=" in words[0]:
+        words.pop(0)
+    return [sys.executable if word == "python" else word for word in words]
 
 
 def copy_files(root: Path, rels: list[str]) -> None:

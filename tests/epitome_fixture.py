@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from synthempathy.core.paths import EPITOME_FILES as FILES
+from synthempathy.epitome.data import EPITOME_FILES as FILES
 
 TROUBLES = ["lost my job", "failed my exam", "broke up with my partner", "cannot pay rent", "had a panic attack",
             "moved to a new city alone", "got a bad diagnosis", "fought with my dad", "was left out by friends",

@@ -7,7 +7,6 @@ every cache key and of provenance.
 """
 
 import re
-import sys
 import threading
 
 import pytest

@@ -25,10 +25,10 @@ from synthempathy.epitome.calibration import (calibrated_judges, calibration_met
 from synthempathy.core.errors import UserError
 from synthempathy.core.hashing import file_sha256
 from synthempathy.core.params import CalibrationParams, ClassifierParams, JudgeParams
-from synthempathy.core.paths import EPITOME_FILES as FILES, SYNTHETIC_LABELS
+from synthempathy.core.paths import SYNTHETIC_LABELS
 from synthempathy.core.jsonl import read_records
 from synthempathy.core.records import ClassifierProvenance, EpitomeExample, Judgement, Pair, Provenance
-from synthempathy.epitome.data import load_epitome, sample, split_by_seeker
+from synthempathy.epitome.data import EPITOME_FILES as FILES, load_epitome, sample, split_by_seeker
 from synthempathy.epitome.trained import judge_pairs
 from synthempathy.epitome.scores import MECHANISMS
 
@@ -134,14 +134,14 @@ def test_classifier_judges_corpus_pairs_and_refuses_one_trained_with_other_param
     corpus = [corpus_pair("a", "I am so sorry, that sounds really painful. What happened after you lost it?"),
               corpus_pair("b", "Just get over it, everyone lost a job at some point.")]
     judge = JudgeParams(scorer="classifier", classifier=str(tmp_path / "model.pkl"))
-    judged = judge_pairs(corpus, judge, calibration)
+    judged = judge_pairs(corpus, judge, calibration, source="corpus.jsonl")
     assert [(j.id, j.emotional_reaction, j.exploration) for j in judged] == [("a", 2, 2), ("b", 0, 0)]
     provenance = judged[0].provenance
     assert provenance.scorer == "classifier" and provenance.training["dev_pairs"] == len(pairs)
     assert provenance.model_sha256 == file_sha256(tmp_path / "model.pkl")
     assert Judgement.model_validate_json(judged[0].model_dump_json()) == judged[0]  # the union round-trips
     with pytest.raises(UserError, match=r"model.pkl was trained with .*'c': 4.0.*now says .*'c': 2.0.*re-run `dvc repro calibration"):
-        judge_pairs(corpus, judge, CalibrationParams(classifier=ClassifierParams(min_df=1, c=2.0)))
+        judge_pairs(corpus, judge, CalibrationParams(classifier=ClassifierParams(min_df=1, c=2.0)), source="corpus.jsonl")
 
 
 def llm_provenance(prompt_sha256: str = "p" * 64, seed: int = 1) -> Provenance:

@@ -96,7 +96,7 @@ def test_a_corpus_with_nothing_left_to_train_on_is_a_one_line_error():
         params = DownstreamParams(held_out_share=0.5, seed=next(s for s in range(50)
                                                                 if held_out_seeds(["work-0", "work-1"], 0.5, s)
                                                                 == {"work-0"}))
-    with pytest.raises(UserError, match=r"downstream.held_out_share: data/corpus/corpus.jsonl has no pair outside"):
+    with pytest.raises(UserError, match=r"downstream.held_out_share: the corpus has no pair outside"):
         split(pairs, explanations, params, NO_GATES)
 
 

@@ -10,7 +10,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from synthempathy.core.jsonl import read_records, write_records
 from synthempathy.core.records import AnswerScore, Explanation, HeldOutPrompt, ModelAnswer, Pair
 
 from conftest import ROOT
-from dvc_project import Project, copy_files
+from dvc_project import Project, copy_files, stage_command
 from test_calibration import SHARED, needs_epitome
 from tiny_causal_lm import write_gguf_header
 
@@ -154,7 +153,7 @@ def test_llama_cpp_applies_the_converted_adapter_as_peft_does(project, tmp_path)
 
 
 def stage(project: Project, name: str) -> subprocess.CompletedProcess:
-    return project.run(sys.executable, f"stages/downstream/{name}.py", check=False)
+    return project.run(*stage_command(name, "downstream/dvc.yaml"), check=False)
 
 
 def test_bad_input_is_one_line_naming_the_param_and_loses_nothing(project, tmp_path):
@@ -189,7 +188,7 @@ def test_ctrl_c_during_training_leaves_the_previous_adapter_whole(project):
     # a terminal's Ctrl-C reaches a stage whose SIGINT is at its default; whatever the test process's own
     # disposition is must not leak in (an ignored SIGINT is inherited, and Python then never raises
     # KeyboardInterrupt: in the whole suite the stage trained to the end and exited 0)
-    proc = subprocess.Popen([sys.executable, "stages/downstream/train.py"], cwd=project.path, env=env,
+    proc = subprocess.Popen(stage_command("train", "downstream/dvc.yaml"), cwd=project.path, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     seen = ""

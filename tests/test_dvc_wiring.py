@@ -1,11 +1,11 @@
-"""dvc.yaml says what each stage runs: its library modules, its prompts, its data and metrics.
+"""dvc.yaml says what each stage runs: its library modules, its prompts, its files and metrics.
 
 DVC re-runs a stage only when a listed dep changed, so a missing dep serves stale outputs
-and an extra one re-runs work for nothing. These tests derive each stage's deps from its
-script's imports (every `synthempathy` import, at module or function level, followed
-transitively), from params.yaml's prompt paths and from src/synthempathy/core/paths.py, and
-compare them with both dvc.yaml files; the last one edits a module in a throwaway project and
-asks real `dvc status` which stages it touched.
+and an extra one re-runs work for nothing. These tests derive each stage's library deps from
+its script's imports (every `synthempathy` import, at module or function level, followed
+transitively) and its prompt deps from params.yaml, and hold every path its `cmd` passes
+(`--name PATH`, core/entry_point.py: `stage`) to the deps and outs beside it; the last one
+edits a module in a throwaway project and asks real `dvc status` which stages it touched.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from __future__ import annotations
 import ast
 import json
 import re
+import shlex
 import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 from synthempathy.core import paths
 from synthempathy.core.jsonl import write_records
@@ -25,26 +25,23 @@ from synthempathy.core.params import Params, load_params
 from synthempathy.core.records import Judgement, Pair
 
 from conftest import ROOT
-from dvc_project import Project, copy_files
+from dvc_project import Project, copy_files, declared, pipeline_outputs, stages_of
 from fakes import provenance
 
 SRC = ROOT / "src"
 PACKAGE = SRC / "synthempathy"
 WHOLE = ("core",)
 """Folders every stage lists whole: params, records and I/O define every output."""
-PIPELINES = {"dvc.yaml": paths.STAGE_FILES, "calibration/dvc.yaml": paths.CALIBRATION_FILES,
-             "downstream/dvc.yaml": paths.DOWNSTREAM_FILES}
-PLOTS = {("dvc.yaml", "evaluate"): set(paths.EVALUATE_PLOTS), ("calibration/dvc.yaml", "report"): {paths.CALIBRATION_PLOTS},
-         ("calibration/dvc.yaml", "encoder"): {paths.ENCODER_LOSS},
-         ("downstream/dvc.yaml", "train"): {paths.plot_of("downstream_loss")},
-         ("downstream/dvc.yaml", "score"): {paths.plot_of("downstream_scores")}}
-METRICS = {("calibration/dvc.yaml", "report"): {paths.metrics_of("judge_calibration")},
-           ("downstream/dvc.yaml", "score"): {paths.metrics_of("downstream"), paths.DOWNSTREAM_HEADLINE},
-           **{("dvc.yaml", name): {paths.metrics_of(name)} for name in paths.STAGE_FILES},
-           ("dvc.yaml", "evaluate"): {paths.metrics_of("evaluate"), paths.HEADLINE}}
+PIPELINES = ("dvc.yaml", "calibration/dvc.yaml", "downstream/dvc.yaml")
+UNTRACKED = {("downstream/dvc.yaml", "split", "epitome_test"), ("calibration/dvc.yaml", "report", "calibrated")}
+"""Files a stage touches that are deliberately not its deps or outs, each explained in its dvc.yaml:
+EPITOME's test split (read only with downstream.epitome_prompts, tracked through the calibration
+params) and calibrated_judges.json (an input of the corpus pipeline, so not an out here)."""
 PROMPT_SECTIONS = {("downstream/dvc.yaml", "train"): ("downstream",), ("downstream/dvc.yaml", "generate"): ("downstream",),
                    ("downstream/dvc.yaml", "score"): ("judge",)}
 """Stages that use the prompts of params sections other than their own name."""
+OUTSIDE_READERS = {PACKAGE / "release.py", PACKAGE / "card.py"}
+"""Library modules that read the pipelines' files after `dvc repro`, through core/paths.py."""
 
 
 def module_file(name: str) -> Path | None:
@@ -102,20 +99,30 @@ def expected_src_deps(files: set[Path]) -> set[str]:
     return {str(d.relative_to(ROOT)) for d in deps}
 
 
-def stages_of(dvc_file: str) -> dict:
-    return yaml.safe_load((ROOT / dvc_file).read_text())["stages"]
-
-
 def script_of(stage: dict) -> Path:
     return ROOT / re.search(r"python (\S+\.py)", stage["cmd"])[1]
 
 
-def dep_names(stage: dict) -> list[str]:
-    return [d if isinstance(d, str) else next(iter(d)) for d in stage.get("deps", [])]
+def cmd_files(stage: dict) -> dict[str, list[str]]:
+    """The `--name PATH...` options of a stage's cmd, by the name the script reads them as."""
+    words = shlex.split(stage["cmd"])
+    words = words[words.index(str(script_of(stage).relative_to(ROOT))) + 1:]
+    files: dict[str, list[str]] = {}
+    for word in words:
+        if word.startswith("--"):
+            files[word[2:].replace("-", "_")] = []
+        else:
+            files[list(files)[-1]].append(word)
+    return files
 
 
-def out_names(stage: dict, kind: str) -> list[str]:
-    return [o if isinstance(o, str) else next(iter(o)) for o in stage.get(kind, [])]
+def declared_files(script: Path) -> tuple[list[str], list[str]]:
+    """(reads, writes) as the script's `@stage(...)` lists them, read from its source."""
+    for node in ast.walk(ast.parse(script.read_text())):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "stage":
+            lists = {k.arg: ast.literal_eval(k.value) for k in node.keywords}
+            return list(lists.get("reads", ())), list(lists["writes"])
+    raise AssertionError(f"{script}: no @stage(...)")
 
 
 CASES = [(dvc_file, name) for dvc_file in PIPELINES for name in stages_of(dvc_file)]
@@ -124,20 +131,46 @@ CASES = [(dvc_file, name) for dvc_file in PIPELINES for name in stages_of(dvc_fi
 @pytest.mark.parametrize("dvc_file, name", CASES)
 def test_library_deps_are_exactly_the_modules_the_script_runs(dvc_file, name):
     stage = stages_of(dvc_file)[name]
-    listed = {d for d in dep_names(stage) if d.startswith("src/")}
+    listed = {d for d in declared(stage, "deps") if d.startswith("src/")}
     assert listed == expected_src_deps(closure(script_of(stage)))
-    assert str(script_of(stage).relative_to(ROOT)) in dep_names(stage)
+    assert str(script_of(stage).relative_to(ROOT)) in declared(stage, "deps")
 
 
 @pytest.mark.parametrize("dvc_file, name", CASES)
-def test_data_deps_outs_and_metrics_are_the_declared_paths(dvc_file, name):
+def test_every_path_the_cmd_passes_is_a_dep_or_an_out_and_nothing_else_is(dvc_file, name):
+    """A read is a dep and a write an out, metric or plot; every data dep and every output is
+    passed in, so dvc.yaml names each file once and the script never names one."""
     stage = stages_of(dvc_file)[name]
-    reads, writes = PIPELINES[dvc_file][name]
-    data = {d for d in dep_names(stage) if not d.startswith(("src/", "stages/", "${", "prompts/"))}
-    assert data == set(reads)
-    assert set(out_names(stage, "outs")) == set(writes)
-    assert set(out_names(stage, "plots")) == PLOTS.get((dvc_file, name), set())
-    assert set(out_names(stage, "metrics")) == METRICS.get((dvc_file, name), set())
+    reads, writes = declared_files(script_of(stage))
+    files = cmd_files(stage)
+    assert list(files) == reads + writes
+    def given(names: list[str]) -> set[str]:
+        return {path for n in names if (dvc_file, name, n) not in UNTRACKED for path in files[n]}
+
+    data = {d for d in declared(stage, "deps") if not d.startswith(("src/", "stages/", "${", "prompts/"))}
+    assert given(reads) == data
+    assert given(writes) == {path for kind in ("outs", "metrics", "plots") for path in declared(stage, kind)}
+
+
+def test_stage_scripts_and_library_modules_name_no_pipeline_path():
+    """Only code that runs after `dvc repro` (release, card) looks paths up in core/paths.py."""
+    importers = {path for path in [*PACKAGE.rglob("*.py"), *ROOT.glob("stages/**/*.py")]
+                 if "synthempathy.core.paths" in imported(path)}
+    assert importers == OUTSIDE_READERS
+
+
+def test_the_paths_outside_readers_use_are_declared_in_a_pipeline():
+    everything = {path for dvc_file in PIPELINES for stage in stages_of(dvc_file).values()
+                  for kind in ("deps", "outs", "metrics", "plots") for path in declared(stage, kind)}
+    constants = {value for name, value in vars(paths).items() if name.isupper() and isinstance(value, str)}
+    assert constants <= everything
+    assert {paths.metrics_of(stage) for stage in ("evaluate", "filter", "downstream")} <= everything
+
+
+def test_no_test_or_benchmark_imports_a_stage_script():
+    for path in [*ROOT.glob("tests/*.py"), *ROOT.glob("benchmarks/*.py")]:
+        text = path.read_text()
+        assert not re.search(r"^\s*(from|import) stages\b|sys\.path\.\w+\([^)]*stages", text, re.M), path
 
 
 def test_every_package_init_outside_a_listed_folder_holds_no_code():
@@ -158,7 +191,7 @@ def test_prompt_deps_are_interpolated_from_the_params_that_choose_them(dvc_file,
     judge is the judge); listing them as ${section.key} keeps deps right when params change them."""
     params = load_params(ROOT / "params.yaml")
     sections = PROMPT_SECTIONS.get((dvc_file, name), (name,) if name in Params.model_fields else ())
-    listed = [d for d in dep_names(stages_of(dvc_file)[name]) if d.startswith(("${", "prompts/"))]
+    listed = [d for d in declared(stages_of(dvc_file)[name], "deps") if d.startswith(("${", "prompts/"))]
     assert listed == [f"${{{section}.{field}}}" for section in sections for field in prompt_fields(getattr(params, section))]
 
 
@@ -169,14 +202,18 @@ def changed_stages(project: Project) -> set[str]:
             if any(isinstance(entry, dict) and "changed deps" in entry for entry in entries)}
 
 
+CORPUS_REJECTS = cmd_files(stages_of()["filter"])["rejects"][0]
+HEADLINE = cmd_files(stages_of()["evaluate"])["headline"][0]
+
+
 def placeholder_project(root: Path) -> Project:
     """A throwaway git + DVC copy of the pipeline whose outputs were written here, not generated:
     two valid corpus pairs and their judgements, the committed metrics, "{}" everywhere else,
     all committed to DVC as they are (no model runs)."""
     project = Project(root / "p", root / "cache")
     copy_files(project.path, ["dvc.yaml", "params.yaml", ".dvcignore", "prompts", "stages", "src", "data/seeds",
-                              paths.CALIBRATED, paths.metrics_of("evaluate"), paths.metrics_of("filter"), paths.HEADLINE])
-    for out in paths.OUTPUTS:
+                              paths.CALIBRATED, paths.metrics_of("evaluate"), paths.metrics_of("filter"), HEADLINE])
+    for out in pipeline_outputs():
         if not (project.path / out).exists():
             (project.path / out).parent.mkdir(parents=True, exist_ok=True)
             (project.path / out).write_text("{}")
@@ -185,7 +222,7 @@ def placeholder_project(root: Path) -> Project:
                   cause="They fear being judged.", response=f"That sounds hard {i}; what would help you now?",
                   provenance={"respond": provenance()}) for i in range(2)]
     write_records(project.path / paths.CORPUS, pairs)
-    write_records(project.path / paths.CORPUS_REJECTS, [])
+    write_records(project.path / CORPUS_REJECTS, [])
     write_records(project.path / paths.JUDGEMENTS, [
         Judgement(id=p.id, category=p.category, emotional_reaction=1, interpretation=2, exploration=0,
                   provenance=provenance(prompt="prompts/judge.txt")) for p in pairs])

@@ -114,16 +114,16 @@ def calibration_for(tiny, **encoder_changes) -> CalibrationParams:
 def test_the_corpus_judge_records_the_file_and_refuses_a_stale_one(tiny):
     corpus = [corpus_pair("a", RESPONSES[0]), corpus_pair("b", RESPONSES[1])]
     judge = JudgeParams(scorer="encoder", encoder=str(tiny["path"]))
-    judged = trained.judge_pairs(corpus, judge, calibration_for(tiny))
+    judged = trained.judge_pairs(corpus, judge, calibration_for(tiny), source="corpus.jsonl")
     assert [j.id for j in judged] == ["a", "b"]
     assert judged[0].provenance.scorer == "encoder"
     assert judged[0].provenance.model_sha256 == file_sha256(tiny["path"])
     assert judged[0].provenance.training["dev_pairs"] == len(tiny["pairs"])
     with pytest.raises(UserError, match=r"judge.encoder: \S+judge.safetensors was trained with .*'epochs': 2.*now says "
                                         r".*'epochs': 3.*re-run `dvc repro calibration/dvc.yaml`"):
-        trained.judge_pairs(corpus, judge, calibration_for(tiny, epochs=3))
+        trained.judge_pairs(corpus, judge, calibration_for(tiny, epochs=3), source="corpus.jsonl")
     with pytest.raises(UserError, match=r"judge: data/corpus/corpus.jsonl holds no pairs, so the encoder has nothing"):
-        trained.judge_pairs([], judge, calibration_for(tiny))
+        trained.judge_pairs([], judge, calibration_for(tiny), source="data/corpus/corpus.jsonl")
 
 
 def test_missing_foreign_and_rebased_files_are_one_line_errors(tiny, tmp_path, monkeypatch):

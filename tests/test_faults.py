@@ -11,9 +11,8 @@ import time
 
 import pytest
 
-from synthempathy.core.paths import OUTPUTS
 
-from dvc_project import make_project
+from dvc_project import make_project, pipeline_outputs, stage_command
 
 pytestmark = pytest.mark.model
 
@@ -36,10 +35,9 @@ def start_brainstorm():
 
     def start(project):
         # brainstorm reads the seed set; the seeds stage writes it from the files alone (no model)
-        subprocess.run([sys.executable, "stages/seeds.py"], cwd=project.path, env=project.env, check=True,
-                       capture_output=True)
+        subprocess.run(stage_command("seeds"), cwd=project.path, env=project.env, check=True, capture_output=True)
         # restore_signals does not cover SIGINT: a shell starts background jobs with it ignored
-        proc = subprocess.Popen([sys.executable, "stages/brainstorm.py"], cwd=project.path, env=project.env,
+        proc = subprocess.Popen(stage_command("brainstorm"), cwd=project.path, env=project.env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         started.append(proc)
@@ -78,7 +76,7 @@ def test_sigkill_then_repro_resumes_from_cache_and_matches_uninterrupted_run(tmp
 
     fresh = make_project(tmp_path / "fresh", tmp_path / "fresh-cache", stories_per_seed=3)
     fresh.dvc("repro")
-    for rel in OUTPUTS:
+    for rel in pipeline_outputs():
         assert project.read(rel) == fresh.read(rel), rel
 
 

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from synthempathy.core.errors import UserError
-from synthempathy.core.metrics import EvaluateMetrics, FilterMetrics, checked, read_metrics
+from synthempathy.core.metrics import EvaluateMetrics, FilterMetrics, Headline, headline, read_metrics, write_metrics
 
 from conftest import ROOT
 
@@ -20,7 +20,8 @@ def test_a_renamed_metric_fails_naming_the_file_and_key(tmp_path):
     data = json.loads((ROOT / "metrics/evaluate.json").read_text())
     data["diversity_of"] = data.pop("diversity")
     with pytest.raises(ValueError, match="diversity"):
-        checked(EvaluateMetrics, data)
+        write_metrics(tmp_path / "written.json", EvaluateMetrics, data)
+    assert not (tmp_path / "written.json").exists()
     path = tmp_path / "evaluate.json"
     path.write_text(json.dumps(data))
     with pytest.raises(UserError, match=r"evaluate\.json: diversity: Field required; .*run `dvc repro`$"):
@@ -29,6 +30,10 @@ def test_a_renamed_metric_fails_naming_the_file_and_key(tmp_path):
         read_metrics(tmp_path / "nope.json", EvaluateMetrics)
 
 
-def test_checked_returns_the_dict_unchanged_so_the_file_bytes_do_not_move():
-    data = json.loads((ROOT / "metrics/filter.json").read_text())
-    assert checked(FilterMetrics, data) is data
+def test_the_writer_keeps_a_stage_s_bytes_and_nests_the_headline(tmp_path):
+    for name, model in (("filter", FilterMetrics), ("evaluate", EvaluateMetrics)):
+        written = tmp_path / f"{name}.json"
+        typed = write_metrics(written, model, json.loads((ROOT / f"metrics/{name}.json").read_text()))
+        assert written.read_bytes() == (ROOT / f"metrics/{name}.json").read_bytes()
+    write_metrics(tmp_path / "headline.json", Headline, headline(typed), under="headline")
+    assert (tmp_path / "headline.json").read_bytes() == (ROOT / "metrics/headline.json").read_bytes()

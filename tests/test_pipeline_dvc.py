@@ -13,13 +13,12 @@ import sys
 import pytest
 
 from synthempathy.core.jsonl import read_records
-from synthempathy.core.paths import OUTPUTS
 from synthempathy.core.records import Judgement, Pair, Reject, Story
 from synthempathy.generation.llm.llama_cpp import llama_cpp_version
 from synthempathy.generation.llm.llama_cpp_batched import REVISION as BATCHED_REVISION
 
 from conftest import ROOT
-from dvc_project import Project, make_project
+from dvc_project import Project, make_project, pipeline_outputs
 
 pytestmark = pytest.mark.model
 
@@ -44,7 +43,7 @@ def project(tmp_path_factory) -> Project:
 
 
 def test_repro_builds_a_valid_corpus_with_metrics(project):
-    for rel in OUTPUTS:
+    for rel in pipeline_outputs():
         assert (project.path / rel).exists(), rel
     pairs = read_records(project.path / "data/corpus/corpus.jsonl", Pair)
     rejects = read_records(project.path / "data/corpus/rejects.jsonl", Reject)
@@ -111,15 +110,15 @@ def test_second_repro_does_nothing_and_says_so(project):
 
 
 def test_deleted_outputs_are_rebuilt_from_the_request_cache(project):
-    before = {rel: project.read(rel) for rel in OUTPUTS}
-    for rel in OUTPUTS:
+    before = {rel: project.read(rel) for rel in pipeline_outputs()}
+    for rel in pipeline_outputs():
         (project.path / rel).unlink()
     proc = project.dvc("repro", "--force")  # --force: skip DVC's run cache, exercise ours
     err = proc.stderr
     for stage in ("brainstorm", "rewrite", "respond", "judge"):
         line = next(l for l in err.splitlines() if l.startswith(f"{stage}: ") and "model calls" in l)
         assert "model calls 0," in line, line
-    assert {rel: project.read(rel) for rel in OUTPUTS} == before
+    assert {rel: project.read(rel) for rel in pipeline_outputs()} == before
 
 
 def test_metrics_diff_after_prompt_change_shows_only_affected_stages(project):
@@ -236,5 +235,5 @@ def test_each_safety_policy_through_dvc(project):
 def test_fresh_project_with_fresh_cache_is_byte_identical(project, tmp_path):
     other = make_project(tmp_path / "repo", tmp_path / "cache")
     other.dvc("repro")
-    for rel in OUTPUTS:
+    for rel in pipeline_outputs():
         assert other.read(rel) == project.read(rel), rel

@@ -105,8 +105,9 @@ def test_seed_files_must_live_in_the_tracked_folder(tmp_path):
     params = tmp_path / "params.yaml"
     text = (ROOT / "params.yaml").read_text().replace("  - data/seeds/stressors.yaml\n", "  - /tmp/sad.csv\n")
     params.write_text(text)
+    assert load_params(params).seeds.files == ["/tmp/sad.csv"]  # only the seeds stage knows its folder
     with pytest.raises(UserError, match=r"params.yaml:\d+: seeds.files: .*/tmp/sad.csv must be under data/seeds/"):
-        load_params(params)
+        load_params(params, seed_dir="data/seeds")
 
 
 def small_params(**scale) -> Params:

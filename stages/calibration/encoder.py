@@ -14,32 +14,29 @@ loss per step for `dvc plots show calibration/dvc.yaml`.
 import sys
 import time
 
+from synthempathy.core.entry_point import Files, stage
 from synthempathy.core.jsonl import read_records, write_csv, write_records
 from synthempathy.core.params import load_params
-from synthempathy.core.paths import (DEV, ENCODER_JUDGEMENTS, ENCODER_LOSS, ENCODER_MODEL, SYNTHETIC_LABELS,
-                                     SYNTHETIC_TRAIN, TEST)
 from synthempathy.core.records import EpitomeExample
-from synthempathy.core.entry_point import entry_point
 from synthempathy.epitome import encoder
 from synthempathy.epitome.data import read_synthetic
 from synthempathy.epitome.scores import MECHANISMS
 
-MODEL, OUT, LOSS = ENCODER_MODEL, ENCODER_JUDGEMENTS, ENCODER_LOSS
 
-
-@entry_point
-def main() -> None:
+@stage(reads=("dev", "test", "synthetic", "synthetic_train"), writes=("model", "out", "loss"))
+def main(files: Files) -> None:
     params = load_params().calibration
-    dev, test = read_records(DEV, EpitomeExample), read_records(TEST, EpitomeExample)
-    scored = test + read_synthetic(SYNTHETIC_LABELS)
-    extra = read_synthetic(SYNTHETIC_TRAIN) * params.encoder.synthetic_repeat if params.encoder.synthetic_train else []
+    dev, test = read_records(files.dev, EpitomeExample), read_records(files.test, EpitomeExample)
+    scored = test + read_synthetic(files.synthetic)
+    extra = (read_synthetic(files.synthetic_train) * params.encoder.synthetic_repeat
+             if params.encoder.synthetic_train else [])
     start = time.perf_counter()
     trained = encoder.train(dev + extra, params)
     trained_s = time.perf_counter() - start
     levels = encoder.predict(trained, [e.seeker_post for e in scored], [e.response_post for e in scored], label="score")
-    encoder.save(trained, MODEL)
-    write_records(OUT, [{"id": e.id, **{m: levels[m][i] for m in MECHANISMS}} for i, e in enumerate(scored)])
-    write_csv(LOSS, ("step", "loss"), enumerate(trained.losses))
+    encoder.save(trained, files.model)
+    write_records(files.out, [{"id": e.id, **{m: levels[m][i] for m in MECHANISMS}} for i, e in enumerate(scored)])
+    write_csv(files.loss, ("step", "loss"), enumerate(trained.losses))
     print(f"encoder: trained on {len(dev)} dev and {len(extra)} synthetic pairs (with repeats) in {trained_s:.0f} s, "
           f"scored {len(scored)} pairs in {time.perf_counter() - start - trained_s:.0f} s", file=sys.stderr)
 

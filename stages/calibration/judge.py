@@ -8,26 +8,24 @@ for the same seed; a larger sample keeps them and their cached calls). The
 hand-labelled synthetic pairs of tests/data/synthetic_epitome.jsonl follow.
 """
 
+from synthempathy.core.entry_point import Files, stage
 from synthempathy.core.jsonl import read_records
 from synthempathy.core.params import load_params
-from synthempathy.core.paths import LLM_FAILED, LLM_JUDGE_RUN, LLM_JUDGEMENTS, SYNTHETIC_LABELS, TEST
 from synthempathy.core.records import EpitomeExample
-from synthempathy.core.entry_point import entry_point
 from synthempathy.epitome.data import read_synthetic, sample
 from synthempathy.epitome.judge import judge_stage
 from synthempathy.generation.driver import Item
 from synthempathy.generation.generating_stage import run_generation
 
-OUT, FAILED, RUN = LLM_JUDGEMENTS, LLM_FAILED, LLM_JUDGE_RUN
 
-
-@entry_point
-def main() -> None:
+@stage(reads=("test", "synthetic"), writes=("out", "failed", "run"))
+def main(files: Files) -> None:
     params = load_params()
-    examples = sample(read_records(TEST, EpitomeExample), params.calibration.sample, params.calibration.seed)
-    examples += read_synthetic(SYNTHETIC_LABELS)
+    examples = sample(read_records(files.test, EpitomeExample), params.calibration.sample, params.calibration.seed)
+    examples += read_synthetic(files.synthetic)
     inputs = [(e, Item(id=e.id, values={"explanation": e.seeker_post, "response": e.response_post})) for e in examples]
-    run_generation(judge_stage(params, category=lambda example: "epitome"), params, inputs, OUT, FAILED, RUN)
+    run_generation(judge_stage(params, category=lambda example: "epitome"), params, inputs, files.out, files.failed,
+                   files.run)
 
 
 if __name__ == "__main__":

@@ -16,20 +16,15 @@ import json
 from pathlib import Path
 
 from synthempathy.core.hashing import file_sha256
+from synthempathy.core.entry_point import Files, stage
 from synthempathy.core.jsonl import read_records, write_csv, write_json
-from synthempathy.core.paths import (CALIBRATED, CALIBRATION_PLOTS, CLASSIFIER_JUDGEMENTS, CLASSIFIER_MODEL, DEV,
-                                     ENCODER_JUDGEMENTS, ENCODER_MODEL, LLM_FAILED, LLM_JUDGEMENTS, SPLIT,
-                                     SYNTHETIC_LABELS, TEST, metrics_of)
 from synthempathy.core.params import load_params
 from synthempathy.core.records import EpitomeExample, Judgement, Reject
-from synthempathy.core.entry_point import entry_point
 from synthempathy.epitome.calibration import calibrated_judges, calibration_metrics, confusion_rows
 from synthempathy.epitome.data import read_synthetic
 from synthempathy.epitome.scores import MECHANISMS, SHORT
 
-LLM = LLM_JUDGEMENTS
-TRAINED = {"classifier": (CLASSIFIER_JUDGEMENTS, CLASSIFIER_MODEL), "encoder": (ENCODER_JUDGEMENTS, ENCODER_MODEL)}
-METRICS, PLOTS = metrics_of("judge_calibration"), CALIBRATION_PLOTS
+TRAINED = ("classifier", "encoder")
 
 
 def levels_of(records) -> dict[str, dict[str, int]]:
@@ -41,25 +36,27 @@ def read_levels(path: str) -> dict[str, dict[str, int]]:
         return levels_of(json.loads(line) for line in handle)
 
 
-@entry_point
-def main() -> None:
-    dev, test = read_records(DEV, EpitomeExample), read_records(TEST, EpitomeExample)
-    synthetic = read_synthetic(SYNTHETIC_LABELS)
-    llm_judgements = read_records(LLM, Judgement)
+@stage(reads=("dev", "test", "split", "synthetic", "llm_judgements", "llm_failed", "classifier_judgements",
+              "classifier_model", "encoder_judgements", "encoder_model"),
+       writes=("metrics", "plots", "calibrated"))
+def main(files: Files) -> None:
+    dev, test = read_records(files.dev, EpitomeExample), read_records(files.test, EpitomeExample)
+    synthetic = read_synthetic(files.synthetic)
+    llm_judgements = read_records(files.llm_judgements, Judgement)
     judged = {"llm": levels_of(j.model_dump() for j in llm_judgements),
-              **{name: read_levels(levels) for name, (levels, _) in TRAINED.items()}}
-    failed = read_records(LLM_FAILED, Reject)
-    with open(SPLIT, encoding="utf-8") as handle:
+              **{name: read_levels(getattr(files, f"{name}_judgements")) for name in TRAINED}}
+    failed = read_records(files.llm_failed, Reject)
+    with open(files.split, encoding="utf-8") as handle:
         split = json.load(handle)
     metrics = calibration_metrics(dev, test, synthetic, judged, len(failed), split, load_params().calibration.seed)
-    write_json(METRICS, metrics)
+    write_json(files.metrics, metrics)
     llm_provenance = llm_judgements[0].provenance if llm_judgements else None
-    write_json(CALIBRATED, calibrated_judges(metrics, llm_provenance,
-                                             {name: file_sha256(Path(model)) for name, (_, model) in TRAINED.items()}))
+    models = {name: file_sha256(Path(getattr(files, f"{name}_model"))) for name in TRAINED}
+    write_json(files.calibrated, calibrated_judges(metrics, llm_provenance, models))
     scored = [e for e in test if e.id in judged["llm"]]
     for name, levels in judged.items():
         for m in MECHANISMS:
-            write_csv(f"{PLOTS}/{name}_{SHORT[m]}.csv", ("human", "judge"), confusion_rows(scored, levels, m))
+            write_csv(f"{files.plots}/{name}_{SHORT[m]}.csv", ("human", "judge"), confusion_rows(scored, levels, m))
     def qwk(figures: dict) -> str:
         return " ".join(f"{SHORT[m]} {figures[SHORT[m]]['qwk']:+.2f}" for m in MECHANISMS)
 

@@ -6,22 +6,20 @@ Reads your copy of EPITOME's three Reddit CSVs from data/epitome/ (README,
 split's counts to data/calibration/split.json.
 """
 
+from synthempathy.core.entry_point import Files, stage
 from synthempathy.core.jsonl import write_json, write_records
 from synthempathy.core.params import load_params
-from synthempathy.core.paths import DEV, EPITOME_DIR, SPLIT, TEST
-from synthempathy.core.entry_point import entry_point
 from synthempathy.epitome.data import load_epitome, split_by_seeker
 
 
-
-@entry_point
-def main() -> None:
+@stage(reads=("epitome",), writes=("dev", "test", "split"))
+def main(files: Files) -> None:
     params = load_params().calibration
-    pairs, conflicts = load_epitome(EPITOME_DIR)
+    pairs, conflicts = load_epitome(files.epitome)
     dev, test = split_by_seeker(pairs, params.dev_share, params.seed)
-    write_records(DEV, dev)
-    write_records(TEST, test)
-    write_json(SPLIT, {"pairs": len(pairs), "dropped_conflicting": conflicts, "dev": len(dev), "test": len(test),
+    write_records(files.dev, dev)
+    write_records(files.test, test)
+    write_json(files.split, {"pairs": len(pairs), "dropped_conflicting": conflicts, "dev": len(dev), "test": len(test),
                        "dev_posts": len({p.seeker_id for p in dev}), "test_posts": len({p.seeker_id for p in test})})
     print(f"split: {len(pairs)} EPITOME pairs ({conflicts} with conflicting labels dropped) -> "
           f"dev {len(dev)}, test {len(test)}")

@@ -10,19 +10,16 @@ import sys
 import time
 from pathlib import Path
 
+from synthempathy.core.entry_point import Files, stage
 from synthempathy.core.params import load_params
-from synthempathy.core.paths import DOWNSTREAM_BASE
-from synthempathy.core.entry_point import entry_point
 from synthempathy.downstream.base_model import prepare, resolve_base
 
-OUT = DOWNSTREAM_BASE
 
-
-@entry_point
-def main() -> None:
+@stage(writes=("out",))
+def main(files: Files) -> None:
     source = resolve_base(load_params().downstream.base_model)
     start = time.perf_counter()
-    prepare(source, Path(OUT))
+    prepare(source, Path(files.out))
     done = "converted to a Hugging Face folder" if source.kind == "gguf" else "a Hugging Face folder, used in place"
     print(f"base: {source.name} ({done}) in {time.perf_counter() - start:.0f} s", file=sys.stderr)
 

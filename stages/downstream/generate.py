@@ -8,28 +8,25 @@ another base. Calls go through the request cache, so a rerun or a resumed run is
 
 from pathlib import Path
 
+from synthempathy.core.entry_point import Files, stage
 from synthempathy.core.jsonl import read_records, write_records
 from synthempathy.core.params import load_params
-from synthempathy.core.paths import DOWNSTREAM_ADAPTER, DOWNSTREAM_BASE, DOWNSTREAM_PROMPTS, DOWNSTREAM_RESPONSES
 from synthempathy.core.records import HeldOutPrompt
-from synthempathy.core.entry_point import entry_point
 from synthempathy.downstream.adapter import check_base
 from synthempathy.downstream.answer import answer
 from synthempathy.downstream.base_model import resolve_base, resolve_device, training_folder
 
-BASE, ADAPTER, PROMPTS, OUT = DOWNSTREAM_BASE, DOWNSTREAM_ADAPTER, DOWNSTREAM_PROMPTS, DOWNSTREAM_RESPONSES
 
-
-@entry_point
-def main() -> None:
+@stage(reads=("base", "adapter", "prompts"), writes=("out",))
+def main(files: Files) -> None:
     params = load_params()
     source = resolve_base(params.downstream.base_model)
-    check_base(ADAPTER, source)
-    prompts = read_records(PROMPTS, HeldOutPrompt)
+    check_base(files.adapter, source)
+    prompts = read_records(files.prompts, HeldOutPrompt)
     device = resolve_device(params.downstream.device) if source.kind == "hf" else "cpu"
-    answers = answer(prompts, params, source, training_folder(BASE, params.downstream.base_model), Path(ADAPTER),
-                     device)
-    write_records(OUT, answers)
+    answers = answer(prompts, params, source, training_folder(files.base, params.downstream.base_model),
+                     Path(files.adapter), device)
+    write_records(files.out, answers)
 
 
 if __name__ == "__main__":

@@ -10,36 +10,30 @@ change in EPITOME total to compare first) and the score distributions for
 
 import sys
 
-from synthempathy.core.jsonl import read_records, write_csv, write_json, write_records
-from synthempathy.core.metrics import DownstreamMetrics, downstream_headline
+from synthempathy.core.entry_point import Files, stage
+from synthempathy.core.jsonl import read_records, write_csv, write_records
+from synthempathy.core.metrics import DownstreamHeadline, DownstreamMetrics, downstream_headline, write_metrics
 from synthempathy.core.params import load_params
-from synthempathy.core.paths import (DOWNSTREAM_ADAPTER, DOWNSTREAM_HEADLINE, DOWNSTREAM_RESPONSES,
-                                     DOWNSTREAM_SCORES, metrics_of, plot_of)
 from synthempathy.core.records import ModelAnswer
-from synthempathy.core.entry_point import entry_point
 from synthempathy.downstream.adapter import read_training
 from synthempathy.downstream.measure import compare, score_rows
 from synthempathy.downstream.score import score
-from synthempathy.epitome.calibration import calibration_metrics_of
-
-IN, ADAPTER, OUT = DOWNSTREAM_RESPONSES, DOWNSTREAM_ADAPTER, DOWNSTREAM_SCORES
-METRICS, PLOT = metrics_of("downstream"), plot_of("downstream_scores")
+from synthempathy.epitome.calibration import calibration_metrics_of, read_calibrated
 
 
-@entry_point
-def main() -> None:
+@stage(reads=("responses", "adapter", "calibrated"), writes=("out", "metrics", "headline", "plot"))
+def main(files: Files) -> None:
     params = load_params()
-    answers = read_records(IN, ModelAnswer)
-    scores, entry = score(answers, params)
+    answers = read_records(files.responses, ModelAnswer)
+    scores, entry = score(answers, params, read_calibrated(files.calibrated))
     ds = params.downstream
-    metrics = {"train_pairs": read_training(ADAPTER)["pairs"], "judge": calibration_metrics_of(entry)}
+    metrics = {"train_pairs": read_training(files.adapter)["pairs"], "judge": calibration_metrics_of(entry)}
     for source in sorted({s.source for s in scores}):
         metrics[source] = compare([s for s in scores if s.source == source], ds.bootstrap, ds.seed)
-    write_records(OUT, scores)
-    typed = DownstreamMetrics.model_validate(metrics)  # a renamed metric fails here, naming the key
-    write_json(METRICS, metrics)
-    write_json(DOWNSTREAM_HEADLINE, downstream_headline(typed))
-    write_csv(PLOT, ("model", "mechanism", "score", "answers"), score_rows(scores))
+    write_records(files.out, scores)
+    typed = write_metrics(files.metrics, DownstreamMetrics, metrics)
+    write_metrics(files.headline, DownstreamHeadline, downstream_headline(typed), under="headline")
+    write_csv(files.plot, ("model", "mechanism", "score", "answers"), score_rows(scores))
     for source in sorted({s.source for s in scores}):
         block = metrics[source]
         total = block["change_pct"]["total"]

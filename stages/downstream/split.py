@@ -8,25 +8,22 @@ Writes data/downstream/train.jsonl (corpus pairs) and data/downstream/prompts.js
 
 import sys
 
+from synthempathy.core.entry_point import Files, stage
 from synthempathy.core.jsonl import read_records, write_records
 from synthempathy.core.params import load_params
-from synthempathy.core.paths import CORPUS, DOWNSTREAM_PROMPTS, DOWNSTREAM_TRAIN, EXPLANATIONS
 from synthempathy.core.records import Explanation, Pair
-from synthempathy.core.entry_point import entry_point
 from synthempathy.downstream.split import epitome_prompts, split
 
-TRAIN, PROMPTS = DOWNSTREAM_TRAIN, DOWNSTREAM_PROMPTS
 
-
-@entry_point
-def main() -> None:
+@stage(reads=("corpus", "explanations", "epitome_test"), writes=("train", "prompts"))
+def main(files: Files) -> None:
     everything = load_params()
     params = everything.downstream
-    pairs = read_records(CORPUS, Pair)
-    train, prompts = split(pairs, read_records(EXPLANATIONS, Explanation), params, everything.filter)
-    real = epitome_prompts(params.epitome_prompts, params.seed)
-    write_records(TRAIN, train)
-    write_records(PROMPTS, prompts + real)
+    pairs = read_records(files.corpus, Pair)
+    train, prompts = split(pairs, read_records(files.explanations, Explanation), params, everything.filter)
+    real = epitome_prompts(params.epitome_prompts, params.seed, files.epitome_test)
+    write_records(files.train, train)
+    write_records(files.prompts, prompts + real)
     print(f"split: {len(train)} of {len(pairs)} corpus pairs to train on; {len(prompts)} held-out explanations"
           + (f" and {len(real)} EPITOME seeker posts" if real else "") + " as prompts", file=sys.stderr)
 

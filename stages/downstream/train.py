@@ -10,31 +10,28 @@ import shutil
 import sys
 from pathlib import Path
 
+from synthempathy.core.entry_point import Files, stage
 from synthempathy.core.jsonl import read_records, write_csv, write_json
 from synthempathy.core.params import load_params
-from synthempathy.core.paths import DOWNSTREAM_ADAPTER, DOWNSTREAM_BASE, DOWNSTREAM_TRAIN, plot_of
 from synthempathy.core.records import Pair
-from synthempathy.core.entry_point import entry_point
 from synthempathy.downstream import lora_gguf
 from synthempathy.downstream.adapter import GGUF_FILE, TRAINING_FILE
 from synthempathy.downstream.base_model import read_source, replace_folder, resolve_base, training_folder
 from synthempathy.downstream.train import report, train_lora
 from synthempathy.generation.prompts import load_template
 
-BASE, TRAIN, OUT, LOSS = DOWNSTREAM_BASE, DOWNSTREAM_TRAIN, DOWNSTREAM_ADAPTER, plot_of("downstream_loss")
 
-
-@entry_point
-def main() -> None:
+@stage(reads=("base", "train"), writes=("out", "loss"))
+def main(files: Files) -> None:
     params = load_params().downstream
-    source = read_source(BASE)
-    pairs = read_records(TRAIN, Pair)
+    source = read_source(files.base)
+    pairs = read_records(files.train, Pair)
     template = load_template(params.prompt, {"explanation"})
-    out = Path(OUT)
+    out = Path(files.out)
     tmp = out.with_name(f".{out.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     try:
-        trained = train_lora(training_folder(BASE, params.base_model), [(p.explanation, p.response) for p in pairs],
+        trained = train_lora(training_folder(files.base, params.base_model), [(p.explanation, p.response) for p in pairs],
                              template, params, tmp, base_name=source.name)
         if source.kind == "gguf":
             lora_gguf.convert(tmp, Path(resolve_base(params.base_model).path), tmp / GGUF_FILE)
@@ -47,11 +44,11 @@ def main() -> None:
         })
         replace_folder(tmp, out)
     except KeyboardInterrupt:
-        print(f"\ntrain: interrupted; {OUT} is as it was before this run", file=sys.stderr)
+        print(f"\ntrain: interrupted; {files.out} is as it was before this run", file=sys.stderr)
         raise SystemExit(130) from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    write_csv(LOSS, ("step", "loss"), enumerate(trained.losses, 1))
+    write_csv(files.loss, ("step", "loss"), enumerate(trained.losses, 1))
     report(trained)
 
 

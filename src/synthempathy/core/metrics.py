@@ -15,6 +15,7 @@ from typing import TypeVar
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from synthempathy.core.errors import UserError
+from synthempathy.core.jsonl import write_json
 
 
 class Metrics(BaseModel):
@@ -162,7 +163,7 @@ class Headline(Metrics):
 
 
 def headline(metrics: EvaluateMetrics) -> dict:
-    """metrics/headline.json from evaluate's metrics."""
+    """The corpus pipeline's headline (written under "headline") from evaluate's metrics."""
     calibration = metrics.judge_calibration
     synthetic = [calibration.ER_synthetic_qwk, calibration.IP_synthetic_qwk, calibration.EX_synthetic_qwk]
     epitome, response = metrics.epitome, metrics.diversity.get("response")
@@ -177,7 +178,7 @@ def headline(metrics: EvaluateMetrics) -> dict:
         response_similarity=response.nearest_neighbour_similarity if response else 0.0,
         toxic_share=metrics.toxicity.flagged_rate, emotions_distinct=metrics.emotions.distinct,
     )
-    return {"headline": block.model_dump()}
+    return block.model_dump()
 
 
 class ModelScores(Metrics):
@@ -230,13 +231,13 @@ class DownstreamHeadline(Metrics):
 
 
 def downstream_headline(metrics: DownstreamMetrics) -> dict:
-    """metrics/downstream_headline.json from metrics/downstream.json."""
+    """The downstream pipeline's headline (written under "headline") from its metrics."""
     held_out, change = metrics.held_out, metrics.held_out.change_pct["total"]
     block = DownstreamHeadline(
         train_pairs=metrics.train_pairs, held_out_prompts=held_out.prompts, base_total=held_out.base.total.mean,
         tuned_total=held_out.tuned.total.mean, change_pct=change.value, change_low=change.low,
         change_high=change.high, downstream_judge_calibrated=metrics.judge.calibrated)
-    return {"headline": block.model_dump()}
+    return block.model_dump()
 
 
 class SafetyCounts(Metrics):
@@ -259,10 +260,13 @@ class FilterMetrics(Metrics):
 M = TypeVar("M", bound=Metrics)
 
 
-def checked(model: type[M], metrics: dict) -> dict:
-    """`metrics` unchanged (so the file's bytes stay as written), after checking it fits `model`."""
-    model.model_validate(metrics)
-    return metrics
+def write_metrics(path: str | Path, model: type[M], metrics: dict, under: str | None = None) -> M:
+    """The one writer of a stage's metrics file: `metrics` as it is (so the file's bytes stay as
+    they were), nested under the key `under` if given, once it fits `model`; returns it typed.
+    A renamed metric fails here, naming the key, before anything is written."""
+    typed = model.model_validate(metrics)
+    write_json(path, {under: metrics} if under else metrics)
+    return typed
 
 
 def read_metrics(path: str | Path, model: type[M]) -> M:

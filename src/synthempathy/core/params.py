@@ -23,7 +23,6 @@ from pydantic import (
 )
 
 from synthempathy.core.errors import UserError
-from synthempathy.core.paths import SEED_DIR
 
 
 # -- sections whose modules (quality/dedupe.py, quality/toxicity.py) need models or corpora:
@@ -322,10 +321,12 @@ class SeedParams(GenerationParams):
 
     @field_validator("files")
     @classmethod
-    def _under_seed_dir(cls, files: list[str]) -> list[str]:
-        for path in files:
-            if Path(path).is_absolute() or Path(SEED_DIR) not in Path(path).parents:
-                raise ValueError(f"{path} must be under {SEED_DIR}/ (the folder dvc.yaml tracks, so edits "
+    def _under_seed_dir(cls, files: list[str], info: ValidationInfo) -> list[str]:
+        """Only the seeds stage knows its folder (dvc.yaml's --seed-dir): load_params(seed_dir=...)."""
+        seed_dir = (info.context or {}).get("seed_dir")
+        for path in files if seed_dir else ():
+            if Path(path).is_absolute() or Path(seed_dir) not in Path(path).parents:
+                raise ValueError(f"{path} must be under {seed_dir}/ (the folder dvc.yaml tracks, so edits "
                                  "re-run the stage)")
         return files
 
@@ -647,8 +648,9 @@ class Params(Section):
     release: ReleaseParams = ReleaseParams()
 
 
-def load_params(path: str | Path = "params.yaml") -> Params:
-    """Read and validate the whole params file; raise UserError naming key and line."""
+def load_params(path: str | Path = "params.yaml", seed_dir: str | None = None) -> Params:
+    """Read and validate the whole params file; raise UserError naming key and line.
+    `seed_dir`: the folder every seeds.files entry must lie in (the seeds stage's)."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -663,7 +665,7 @@ def load_params(path: str | Path = "params.yaml") -> Params:
     if not isinstance(raw, dict):
         raise UserError(f"{path}: expected a mapping of sections at the top level")
     try:
-        return Params.model_validate(raw)
+        return Params.model_validate(raw, context={"seed_dir": seed_dir})
     except ValidationError as exc:
         raise UserError(describe_validation_error(exc, path, text)) from None
 

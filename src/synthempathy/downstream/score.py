@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from synthempathy.core.errors import UserError
 from synthempathy.core.params import Params
 from synthempathy.core.records import AnswerScore, Judgement, ModelAnswer
-from synthempathy.epitome.calibration import calibration_of, qwk_text, read_calibrated, trained_identity
+from synthempathy.epitome.calibration import calibration_of, qwk_text, trained_identity
 from synthempathy.epitome.judge import judge_stage
 from synthempathy.epitome.scores import MECHANISMS
 from synthempathy.epitome.trained import TrainedJudge, load_trained
@@ -50,9 +50,10 @@ def key_of(answer: ModelAnswer) -> str:
     return f"{answer.model}/{answer.id}"
 
 
-def score(answers: Sequence[ModelAnswer], params: Params) -> tuple[list[AnswerScore], Mapping | None]:
-    """Every answer's levels and the calibration entry of the judge that gave them (None: not calibrated)."""
-    calibrated = read_calibrated()
+def score(answers: Sequence[ModelAnswer], params: Params, calibrated: Sequence[Mapping]
+          ) -> tuple[list[AnswerScore], Mapping | None]:
+    """Every answer's levels and the calibration entry of the judge that gave them (None: not calibrated),
+    `calibrated` being calibration/calibrated_judges.json's entries."""
     trained = choose_trained(params, calibrated)
     if trained is not None:
         levels = trained.levels([a.explanation for a in answers], [a.response for a in answers])

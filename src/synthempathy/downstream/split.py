@@ -19,7 +19,6 @@ from pathlib import Path
 from synthempathy.core.errors import UserError
 from synthempathy.core.jsonl import read_records
 from synthempathy.core.params import DownstreamParams, FilterParams
-from synthempathy.core.paths import CORPUS, EXPLANATIONS, TEST
 from synthempathy.core.records import EpitomeExample, Explanation, HeldOutPrompt, Pair
 from synthempathy.quality.gates import explanation_problem
 
@@ -33,7 +32,7 @@ def held_out_seeds(seed_ids: Sequence[str], share: float, seed: int) -> set[str]
     alone, so adding seeds never moves one that was already held out into training or back."""
     ids = sorted(set(seed_ids))
     if len(ids) < 2:
-        raise UserError(f"downstream: {EXPLANATIONS} grew from {len(ids)} seed situation(s); holding some out "
+        raise UserError(f"downstream: the explanations grew from {len(ids)} seed situation(s); holding some out "
                         "for testing needs at least 2 (raise scale.seeds_per_category)")
     count = min(len(ids) - 1, max(1, round(share * len(ids))))
     return set(sorted(ids, key=lambda i: _rank(seed, i))[:count])
@@ -53,15 +52,15 @@ def split(pairs: Sequence[Pair], explanations: Sequence[Explanation], params: Do
         prompts = sorted(sorted(prompts, key=lambda p: _rank(params.seed, p.id))[:params.max_prompts],
                          key=lambda p: p.id)
     if not train:
-        raise UserError(f"downstream.held_out_share: {CORPUS} has no pair outside the {len(held)} held-out seed "
+        raise UserError(f"downstream.held_out_share: the corpus has no pair outside the {len(held)} held-out seed "
                         f"situation(s) ({len(pairs)} pairs in all), so there is nothing to train on")
     if not prompts:
-        raise UserError(f"downstream: {EXPLANATIONS} has no explanation of the {len(held)} held-out seed situation(s) "
+        raise UserError(f"downstream: no explanation of the {len(held)} held-out seed situation(s) "
                         "that passes the filter's checks on explanations")
     return train, prompts
 
 
-def epitome_prompts(count: int, seed: int, path: str | Path = TEST) -> list[HeldOutPrompt]:
+def epitome_prompts(count: int, seed: int, path: str | Path) -> list[HeldOutPrompt]:
     """`count` distinct seeker posts of EPITOME's test split (the calibration pipeline's), by seeded hash."""
     if not count:
         return []

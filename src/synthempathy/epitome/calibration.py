@@ -21,7 +21,6 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from synthempathy.core.paths import CALIBRATED
 from synthempathy.core.records import ClassifierProvenance, EpitomeExample, Judgement, Provenance
 from synthempathy.epitome.agreement import accuracy, bootstrap_interval, macro_f1, report
 from synthempathy.epitome.scores import MECHANISMS, SHORT
@@ -124,7 +123,7 @@ def calibrated_judges(metrics: Mapping, llm: Provenance | None, trained_sha256: 
                       for name, sha in trained_sha256.items()]
 
 
-def read_calibrated(path: str | Path = CALIBRATED) -> list[dict]:
+def read_calibrated(path: str | Path) -> list[dict]:
     """The calibrated judges, or none when calibration never ran."""
     path = Path(path)
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else []

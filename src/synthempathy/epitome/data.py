@@ -25,11 +25,16 @@ import hashlib
 from pathlib import Path
 
 from synthempathy.core.errors import UserError
-from synthempathy.core.paths import EPITOME_FILES
 from synthempathy.core.jsonl import read_records
 from synthempathy.core.records import EpitomeExample, LabelledPair
 from synthempathy.epitome.scores import MECHANISMS
 
+EPITOME_FILES = {
+    "emotional_reaction": "emotional-reactions-reddit.csv",
+    "interpretation": "interpretations-reddit.csv",
+    "exploration": "explorations-reddit.csv",
+}
+"""EPITOME's file per mechanism, as its repository names them."""
 COLUMNS = ("sp_id", "rp_id", "seeker_post", "response_post", "level")
 FETCH_HINT = ("fetch EPITOME's dataset/*.csv from github.com/behavioral-data/Empathy-Mental-Health "
               "into data/epitome/ (README, 'Calibrate the judge')")

@@ -16,7 +16,6 @@ from typing import Any
 from synthempathy.core.errors import UserError
 from synthempathy.core.hashing import file_sha256
 from synthempathy.core.params import CalibrationParams, JudgeParams
-from synthempathy.core.paths import CORPUS, CORPUS_REJECTS
 from synthempathy.core.records import ClassifierProvenance, Judgement, Pair
 from synthempathy.epitome.scores import MECHANISMS
 
@@ -65,12 +64,14 @@ def load_trained(scorer: str, judge: JudgeParams, calibration: CalibrationParams
     return TrainedJudge(module, loaded, provenance)
 
 
-def judge_pairs(pairs: Sequence[Pair], judge: JudgeParams, calibration: CalibrationParams) -> list[Judgement]:
-    """Levels for every pair from the trained judge judge.scorer (classifier or encoder)."""
+def judge_pairs(pairs: Sequence[Pair], judge: JudgeParams, calibration: CalibrationParams,
+                source: str) -> list[Judgement]:
+    """Levels for every pair from the trained judge judge.scorer (classifier or encoder);
+    `source` names the file the pairs came from, for the error when it holds none."""
     trained = load_trained(judge.scorer, judge, calibration)  # before the empty-corpus check: a stale file first
     if not pairs:
-        raise UserError(f"judge: {CORPUS} holds no pairs, so the {judge.scorer} has nothing to score "
-                        f"(the filter's drops are in {CORPUS_REJECTS})")
+        raise UserError(f"judge: {source} holds no pairs, so the {judge.scorer} has nothing to score "
+                        "(the filter's drops are in the corpus's rejects)")
     levels = trained.levels([p.explanation for p in pairs], [p.response for p in pairs])
     return [Judgement(id=p.id, category=p.category, **{m: levels[m][i] for m in MECHANISMS},
                       provenance=trained.provenance) for i, p in enumerate(pairs)]

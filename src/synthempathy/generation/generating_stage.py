@@ -1,8 +1,8 @@
 """What all generating stages share: validate params before any model loads, open the
 request cache, load the model only if a call misses the cache, write outputs atomically,
 print a one-line summary. A stage script in stages/ says what it reads, how it builds prompt
-variables and records, and where it writes; `run_generation` does the rest the same way
-for all of them.
+variables and records, and hands on the paths dvc.yaml gave it; `run_generation` does the
+rest the same way for all of them.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from synthempathy.core.jsonl import write_json, write_records
-from synthempathy.core.metrics import GenerationMetrics, checked
+from synthempathy.core.jsonl import write_records
+from synthempathy.core.metrics import GenerationMetrics, write_metrics
 from synthempathy.core.params import GenerationParams, LLMParams, Params, SamplingParams
 from synthempathy.core.records import Reject
 from synthempathy.generation.cache import RequestCache
@@ -124,7 +124,7 @@ def run_generation(stage: GenerationStage, params: Params, inputs: Sequence[tupl
         "completion_tokens": stats.completion_tokens,
         **(extra_metrics or {}),
     }
-    write_json(metrics_path, checked(metrics_type, metrics))
+    write_metrics(metrics_path, metrics_type, metrics)
     print(stats.summary(stage.name), file=sys.stderr)
     if report := generator.backend.report():
         print(f"{stage.name}: {report}", file=sys.stderr)
