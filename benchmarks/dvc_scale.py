@@ -23,8 +23,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-from dvc_project import copy_files  # noqa: E402  (the test suite's project copier)
 
 TRACKED = ["dvc.yaml", "dvc.lock", "params.yaml", ".dvcignore", "prompts", "stages", "src", "data/seeds",
            "calibration/calibrated_judges.json", "metrics", "plots"]
@@ -55,6 +53,14 @@ def grow(path: Path, lines: int) -> None:
             out.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
 
 
+def export_committed(project: Path) -> None:
+    """TRACKED as committed at HEAD (`git archive`): what a clone of this checkout would hold."""
+    project.mkdir(parents=True)
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", "HEAD", *TRACKED], check=True,
+                             capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(project)], input=archive, check=True)
+
+
 def folder_bytes(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
@@ -66,7 +72,7 @@ def main() -> None:
     dvc = [sys.executable, "-m", "dvc"]
     with tempfile.TemporaryDirectory() as tmp:
         project, remote = Path(tmp) / "project", Path(tmp) / "remote"
-        copy_files(project, TRACKED)
+        export_committed(project)
         for out in ["data/taxonomy", "data/stories", "data/explanations", "data/pairs", "data/corpus", "data/judged"]:
             shutil.copytree(ROOT / out, project / out)
         for rel in GROWN:

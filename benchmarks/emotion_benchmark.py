@@ -40,6 +40,7 @@ from synthempathy.generation.choice import continuations, load_choices, pick  # 
 from synthempathy.generation.driver import Generator, Item, Step  # noqa: E402
 from synthempathy.generation.llm import make_backend  # noqa: E402
 from synthempathy.generation.prompts import load_template  # noqa: E402
+from synthempathy.quality.stats import emotion_spread  # noqa: E402
 
 LABELS = ROOT / "benchmarks/data/emotion_labels.jsonl"
 GRAMMAR = ROOT / "benchmarks/data/emotion_list.gbnf"
@@ -84,11 +85,12 @@ def uncalibrated(params, emotions: tuple[str, ...], texts: list[str]) -> list[li
 
 
 def spread(named: list[list[str] | None]) -> dict:
-    counts = Counter(e for n in named if n for e in n)
+    """Evaluate's emotion_spread (distinct, top_share: a repeated emotion counts once per pair), plus
+    which emotion is on top, how many answers repeat or pair two, and every emotion's count."""
     answered = [n for n in named if n]
-    top, top_n = counts.most_common(1)[0] if counts else ("", 0)
-    return {"answered": len(answered), "of": len(named), "distinct": len(counts),
-            "top": top, "top_share": round(top_n / len(answered), 3) if answered else 0.0,
+    counts = Counter(e for n in answered for e in set(n))
+    return {"answered": len(answered), "of": len(named), **emotion_spread(answered),
+            "top": counts.most_common(1)[0][0] if counts else "",
             "repeated": sum(len(set(n)) < len(n) for n in answered),
             "two": sum(len(n) == 2 for n in answered), "counts": dict(counts.most_common())}
 

@@ -53,23 +53,12 @@ def fit(x, y):
                                 random_state=0).fit(x, y)
 
 
-def scores(truth: list[str], predicted: list[str]) -> dict:
-    risky = [t != "none" for t in truth]
-    flagged = [p != "none" for p in predicted]
-    tp = sum(r and f for r, f in zip(risky, flagged))
-    out = {"precision": round(tp / max(1, sum(flagged)), 3), "recall": round(tp / max(1, sum(risky)), 3),
-           "none_flagged": round(sum(f for r, f in zip(risky, flagged) if not r) / max(1, risky.count(False)), 3)}
-    for category in sorted(set(truth) - {"none"}):
-        rows = [p != "none" for t, p in zip(truth, predicted) if t == category]
-        out[f"recall_{category}"] = round(sum(rows) / len(rows), 3)
-    return out
-
-
 def main() -> None:
     import numpy as np
 
     from synthempathy.epitome.sentences import split_sentences
-    from synthempathy.quality.safety import flag
+    from synthempathy.quality.safety import CATEGORIES, flag
+    from synthempathy.quality.safety_agreement import agreement
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--precision", type=float, default=0.9)
@@ -82,9 +71,11 @@ def main() -> None:
     print("|---|---|---|---|---|")
 
     def report(name: str, predicted: list[str]) -> None:
-        s = scores([r["category"] for r in test], predicted)
-        per = ", ".join(f"{k[7:]} {v}" for k, v in s.items() if k.startswith("recall_"))
-        print(f"| {name} | {s['precision']} | {s['recall']} | {s['none_flagged']} | {per} |")
+        """Any risk flagged, whatever the category: the per-category figure is agreement's `flagged`."""
+        s = agreement([r["category"] for r in test], predicted)
+        per = ", ".join(f"{c} {s[c]['flagged']}" for c in CATEGORIES if s[c]["labelled"])
+        print(f"| {name} | {s['any_risk']['precision']} | {s['any_risk']['recall']} | {s['none_flagged']['rate']} "
+              f"| {per} |")
 
     report("lexicon", [lexicon[r["id"]] for r in test])
     for unit in ("text", "sentence"):

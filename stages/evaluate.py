@@ -19,46 +19,14 @@ from collections import Counter
 from synthempathy.core.entry_point import Files, stage
 from synthempathy.core.jsonl import read_records, write_csv
 from synthempathy.core.metrics import EvaluateMetrics, Headline, headline, write_metrics
-from synthempathy.core.params import Params, load_params
+from synthempathy.core.params import load_params
 from synthempathy.core.records import Judgement, Pair, Reject
 from synthempathy.epitome.calibration import calibration_metrics_of, calibration_of, qwk_text, read_calibrated
 from synthempathy.epitome.scores import MECHANISMS, SHORT, epitome_stats
-from synthempathy.quality.stats import distinct_n, funnel, histogram, nearest_neighbour_similarity, sample_by_id, word_stats
-from synthempathy.quality.toxicity import flag_toxic, make_scorer
+from synthempathy.quality.stats import diversity, emotion_spread, funnel, histogram, word_stats
+from synthempathy.quality.toxicity import still_toxic
 
 FIELDS = ("explanation", "response")
-
-
-def diversity(pairs: list[Pair], field: str, sample: int) -> dict[str, float]:
-    texts = [getattr(p, field) for p in pairs]
-    return {
-        "distinct_1": distinct_n(texts, 1),
-        "distinct_2": distinct_n(texts, 2),
-        "nearest_neighbour_similarity": nearest_neighbour_similarity(
-            sample_by_id([p.id for p in pairs], texts, sample)),
-    }
-
-
-def emotion_spread(pairs: list[Pair]) -> dict[str, float]:
-    """Distinct emotions named and the most common one's share of the pairs that name any."""
-    named = [set(p.emotion.split(" and ")) for p in pairs if p.emotion]
-    counts = Counter(e for n in named for e in n)
-    return {"distinct": len(counts), "top_share": round(max(counts.values()) / len(named), 4) if named else 0.0}
-
-
-def toxicity_after_filter(pairs: list[Pair], params: Params) -> dict[str, float]:
-    """Share of kept pairs the filter's scorer still flags (either field), and the highest score."""
-    tox = params.filter.toxicity
-    if not pairs:
-        return {"flagged_rate": 0.0, "max_score": 0.0}
-    scorer = make_scorer(tox)
-    flagged, highest = set(), 0.0
-    for field in FIELDS:
-        for pair, scores in zip(pairs, scorer.score([getattr(p, field) for p in pairs])):
-            highest = max(highest, *(scores[label] for label in tox.thresholds))
-            if flag_toxic(scores, tox.thresholds):
-                flagged.add(pair.id)
-    return {"flagged_rate": round(len(flagged) / len(pairs), 4), "max_score": round(highest, 4)}
 
 
 def write_plots(files: Files, pairs: list[Pair], judgements: list[Judgement], bin_words: int) -> None:
@@ -89,9 +57,10 @@ def main(files: Files) -> None:
         "judge_calibration": calibration_metrics_of(calibration),
         "explanation_words": {**lengths["explanation"], "paper_mean": ev.paper.explanation_words_mean},
         "response_words": {**lengths["response"], "paper_mean": ev.paper.response_words_mean},
-        "diversity": {field: diversity(pairs, field, ev.diversity_sample) for field in FIELDS},
-        "emotions": emotion_spread(pairs),
-        "toxicity": toxicity_after_filter(pairs, params),
+        "diversity": {field: diversity([p.id for p in pairs], [getattr(p, field) for p in pairs],
+                                       ev.diversity_sample) for field in FIELDS},
+        "emotions": emotion_spread([p.emotion.split(" and ") for p in pairs if p.emotion]),
+        "toxicity": still_toxic([[getattr(p, field) for field in FIELDS] for p in pairs], params.filter.toxicity),
         "funnel": funnel(len(pairs), rejects),
         "per_category": dict(sorted(Counter(p.category for p in pairs).items())),
     }

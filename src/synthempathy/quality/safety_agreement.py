@@ -17,15 +17,24 @@ def read_labels(path: Path, split: str) -> list[dict]:
 
 
 def detector_scores(rows: list[dict]) -> dict:
-    """Per category precision/recall/counts, plus the false-flag rate on texts labelled none."""
-    got = [(r["category"], (f.category if (f := flag(r["text"])) else "none")) for r in rows]
+    """The lexicon's (quality/safety.py: flag) agreement with the labelled rows (see agreement)."""
+    return agreement([r["category"] for r in rows], [f.category if (f := flag(r["text"])) else "none" for r in rows])
+
+
+def agreement(truth: list[str], predicted: list[str]) -> dict:
+    """Any detector's categories against the labels: per category precision, recall (the right
+    category) and flagged (any risk at all), plus the false-flag rate on texts labelled none and
+    precision and recall of "any risk"."""
+    got = list(zip(truth, predicted))
     scores = {}
     for category in CATEGORIES:
         tp = sum(t == p == category for t, p in got)
-        predicted = sum(p == category for _, p in got)
+        predicted_n = sum(p == category for _, p in got)
         actual = sum(t == category for t, _ in got)
-        scores[category] = {"precision": round(tp / predicted, 3) if predicted else None,
-                            "recall": round(tp / actual, 3) if actual else None, "labelled": actual}
+        flagged = sum(t == category and p != "none" for t, p in got)
+        scores[category] = {"precision": round(tp / predicted_n, 3) if predicted_n else None,
+                            "recall": round(tp / actual, 3) if actual else None,
+                            "flagged": round(flagged / actual, 3) if actual else None, "labelled": actual}
     none = [p for t, p in got if t == "none"]
     scores["none_flagged"] = {"rate": round(sum(p != "none" for p in none) / len(none), 3), "labelled": len(none)}
     risky = [(t != "none", p != "none") for t, p in got]

@@ -85,6 +85,24 @@ def nearest_neighbour_similarity(texts: Sequence[str]) -> float:
     return round(float(matrix.max(axis=1).mean()) / 100, 4)
 
 
+def diversity(ids: Sequence[str], texts: Sequence[str], sample: int) -> dict[str, float]:
+    """Distinct 1- and 2-grams over all texts, and nearest-neighbour similarity over a sample
+    of them chosen by id (see sample_by_id)."""
+    return {
+        "distinct_1": distinct_n(texts, 1),
+        "distinct_2": distinct_n(texts, 2),
+        "nearest_neighbour_similarity": nearest_neighbour_similarity(sample_by_id(ids, texts, sample)),
+    }
+
+
+def emotion_spread(named: Sequence[Sequence[str]]) -> dict[str, float]:
+    """Distinct emotions over the pairs that name any (`named`: each one's emotions), and the most
+    common one's share of those pairs; a pair naming one emotion twice counts it once."""
+    sets = [set(n) for n in named]
+    counts = Counter(e for n in sets for e in n)
+    return {"distinct": len(counts), "top_share": round(max(counts.values()) / len(sets), 4) if sets else 0.0}
+
+
 def histogram(values: Sequence[int], width: int) -> dict[int, int]:
     """Counts per bin, keyed by the bin's lower edge; empty bins inside the range included."""
     if not values:

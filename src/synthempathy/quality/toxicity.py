@@ -319,6 +319,21 @@ def flag_toxic(scores: dict[str, float], thresholds: dict[str, float]) -> tuple[
     return min(hits, key=lambda hit: (-hit[1], hit[0]))  # highest score; ties by label name
 
 
+def still_toxic(records: Sequence[Sequence[str]], params: ToxicityParams) -> dict[str, float]:
+    """Share of records (each a few texts: a pair's explanation and response) the scorer flags
+    in any text, and the highest score of any label it checks: toxicity left after the filter."""
+    if not records:
+        return {"flagged_rate": 0.0, "max_score": 0.0}
+    scorer = make_scorer(params)
+    flagged, highest = set(), 0.0
+    for field in range(len(records[0])):
+        for i, scores in enumerate(scorer.score([texts[field] for texts in records])):
+            highest = max(highest, *(scores[label] for label in params.thresholds))
+            if flag_toxic(scores, params.thresholds):
+                flagged.add(i)
+    return {"flagged_rate": round(len(flagged) / len(records), 4), "max_score": round(highest, 4)}
+
+
 def drop_toxic(records: Sequence[BaseModel], fields: Sequence[str], params: ToxicityParams,
                stage: str) -> tuple[list, list[Reject]]:
     """Score every field of every record in batches; drop records with any label over threshold."""
