@@ -14,6 +14,7 @@ import ast
 import json
 import re
 import shlex
+import subprocess
 import sys
 from pathlib import Path
 
@@ -150,6 +151,20 @@ def test_every_path_the_cmd_passes_is_a_dep_or_an_out_and_nothing_else_is(dvc_fi
     data = {d for d in declared(stage, "deps") if not d.startswith(("src/", "stages/", "${", "prompts/"))}
     assert given(reads) == data
     assert given(writes) == {path for kind in ("outs", "metrics", "plots") for path in declared(stage, kind)}
+
+
+def test_a_stage_run_without_its_files_names_them_and_writes_nothing(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(SRC)}
+    run = [sys.executable, str(ROOT / "stages/judge.py")]
+    proc = subprocess.run(run, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines()[-1].endswith("the following arguments are required: --corpus, --out, --failed, "
+                                                 "--metrics")
+    assert list(tmp_path.iterdir()) == []
+    usage = subprocess.run([*run, "--help"], env=env, capture_output=True, text=True, timeout=120).stdout
+    assert "Stage 5, judge: EPITOME empathy scores for every pair in the corpus." in usage
+    assert re.search(r"files read:\s+--corpus PATH\s+files written:\s+--out PATH\s+--failed PATH\s+--metrics PATH",
+                     usage), usage
 
 
 def test_stage_scripts_and_library_modules_name_no_pipeline_path():
