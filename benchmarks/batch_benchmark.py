@@ -53,7 +53,7 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(HERE))
 
 from generation_benchmark import load_items, loadavg  # noqa: E402
-from synthempathy.core.params import LLMParams, load_params  # noqa: E402
+from synthempathy.core.params import LlamaCppParams, load_params  # noqa: E402
 from synthempathy.generation.cache import RequestCache  # noqa: E402
 from synthempathy.generation.driver import Generator, Step  # noqa: E402
 from synthempathy.generation.llm import make_backend  # noqa: E402
@@ -70,7 +70,7 @@ def steps_for(which: str, respond) -> tuple[Step, ...]:
     return respond_steps(respond.model_copy(update={"chain_of_empathy": True, "use_emotion_list": True}), ROOT)
 
 
-def run_once(llm: LLMParams, sampling, items, order: list[int], steps: tuple[Step, ...]) -> dict:
+def run_once(llm: LlamaCppParams, sampling, items, order: list[int], steps: tuple[Step, ...]) -> dict:
     """One Generator.run over `items` in `order` with a new backend and an empty cache, after a
     warm-up call (model load, context, static prefix: one-time costs a long stage amortises)."""
     template = load_template(ROOT / "prompts/respond.txt", {"explanation", "guidance"})

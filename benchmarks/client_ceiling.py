@@ -74,14 +74,14 @@ def bare(base_url: str, body: bytes, requests: int, concurrency: int) -> float:
 def driver(base_url: str, requests: int, concurrency: int) -> tuple[float, float]:
     """(requests per second of the Generator through the openai backend with an empty request
     cache, the same re-run with every request cached)."""
-    from synthempathy.core.params import GenerationParams, LLMParams
+    from synthempathy.core.params import GenerationParams, ServerParams
     from synthempathy.generation.cache import RequestCache
     from synthempathy.generation.driver import Generator, Item, Step
     from synthempathy.generation.llm import make_backend
     from synthempathy.generation.prompts import load_template
 
     params = GenerationParams(prompt="prompts/brainstorm.txt", max_tokens=32, stop=["\n"])
-    llm = LLMParams(backend="openai", base_url=base_url, served_model="instant", concurrency=concurrency,
+    llm = ServerParams(backend="openai", base_url=base_url, served_model="instant", concurrency=concurrency,
                     max_attempts=1)
     template = load_template(ROOT / params.prompt, {"situation"})
     items = [Item(id=f"i{n}", values={"situation": f"Situation number {n}"}) for n in range(requests)]

@@ -267,14 +267,14 @@ def main() -> None:
     args = ap.parse_args()
 
     os.chdir(ROOT)
-    from synthempathy.core.params import LLMParams, load_params, sampling_of
+    from synthempathy.core.params import LlamaCppParams, load_params, sampling_of
     from synthempathy.generation.driver import Step, derive_seed
     from synthempathy.generation.prompts import load_template
 
     params = load_params(ROOT / "params.yaml")
     gen_params = params.respond.model_copy(update={"max_tokens": args.max_tokens, "stop": []})
     cpu_repack = SETTINGS[args.cpu_repack]
-    llm_params = LLMParams(n_threads=args.threads, n_ctx=2048, seed=args.seed, max_attempts=1, batch_size=1,
+    llm_params = LlamaCppParams(n_threads=args.threads, n_ctx=2048, seed=args.seed, max_attempts=1, batch_size=1,
                            cpu_repack=cpu_repack)
     template = load_template(gen_params.prompt, {"explanation", "guidance"})
     steps = [Step("response")]

@@ -14,7 +14,7 @@ import textwrap
 
 import pytest
 
-from synthempathy.core.params import LLMParams, SamplingParams
+from synthempathy.core.params import LlamaCppParams, SamplingParams, ServerParams
 from synthempathy.generation.llm import amx_workaround
 from synthempathy.generation.llm.amx_workaround import cpu_flags, decide
 from synthempathy.generation.llm.llama_cpp import LlamaCppBackend
@@ -74,10 +74,10 @@ def test_explicit_setting_wins_over_the_cpu():
 
 
 def test_param_accepts_auto_and_booleans_only_for_the_in_process_backend():
-    assert LLMParams().cpu_repack == "auto"
-    assert LLMParams(cpu_repack=False).cpu_repack is False
+    assert LlamaCppParams().cpu_repack == "auto"
+    assert LlamaCppParams(cpu_repack=False).cpu_repack is False
     with pytest.raises(ValueError, match="cpu_repack"):
-        LLMParams(cpu_repack="sometimes")
+        LlamaCppParams(cpu_repack="sometimes")
 
 
 def test_a_bad_cpu_repack_in_params_yaml_is_one_clear_error(tmp_path):
@@ -91,8 +91,8 @@ def test_a_bad_cpu_repack_in_params_yaml_is_one_clear_error(tmp_path):
         load_params(path)
     assert str(err.value) == (f"{path}:{line}: llm.cpu_repack: Value error, must be auto, true or false "
                               "(got 'sometimes')")
-    with pytest.raises(ValueError, match="only used with llm.backend llama_cpp"):
-        LLMParams(backend="openai", base_url="http://127.0.0.1:8080/v1", served_model="m", cpu_repack=False)
+    with pytest.raises(ValueError, match="cpu_repack\n  Extra inputs are not permitted"):  # params.yaml: test_openai_backend
+        ServerParams(backend="openai", base_url="http://127.0.0.1:8080/v1", served_model="m", cpu_repack=False)
 
 
 def test_extra_buffers_off_patches_the_defaults_only_while_held():
@@ -142,7 +142,7 @@ def test_auto_loads_and_generates_on_this_machine():
     cpuinfo = open("/proc/cpuinfo").read() if sys.platform == "linux" else ""
     if "amx_tile" in cpuinfo:
         assert decision.enabled is False
-    backend = LlamaCppBackend(LLMParams(n_ctx=512, n_threads=2, batch_size=1))
+    backend = LlamaCppBackend(LlamaCppParams(n_ctx=512, n_threads=2, batch_size=1))
     try:
         from synthempathy.generation.prompts import Prompt
 
@@ -200,7 +200,7 @@ def test_a_load_without_repacked_weights_never_shares_cache_entries():
     cache = RequestCache()
 
     def run(cpu_repack):
-        llm = LLMParams(n_ctx=1024, n_threads=2, batch_size=1, max_attempts=1, cpu_repack=cpu_repack)
+        llm = LlamaCppParams(n_ctx=1024, n_threads=2, batch_size=1, max_attempts=1, cpu_repack=cpu_repack)
         backend = LlamaCppBackend(llm)
         try:
             generator = Generator("brainstorm", template, params, llm, backend, cache, [Step("story")])

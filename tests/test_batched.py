@@ -12,7 +12,7 @@ import threading
 import pytest
 
 from synthempathy.core.errors import UserError
-from synthempathy.core.params import GenerationParams, LLMParams, SamplingParams, load_params
+from synthempathy.core.params import GenerationParams, LlamaCppParams, SamplingParams, load_params
 from synthempathy.generation.cache import RequestCache
 from synthempathy.chain_of_empathy import respond_steps
 from synthempathy.generation.chat import load_chat_template
@@ -35,8 +35,8 @@ BRAINSTORM = GenerationParams(prompt="prompts/brainstorm.txt", temperature=1.0, 
                               stop=["###", "\nSituation:", "\n\n"])
 
 
-def llm(batch_size: int, max_attempts: int = 2, prompt_chunk: int = 0) -> LLMParams:
-    return LLMParams(n_ctx=1024, n_threads=2, max_attempts=max_attempts, batch_size=batch_size,
+def llm(batch_size: int, max_attempts: int = 2, prompt_chunk: int = 0) -> LlamaCppParams:
+    return LlamaCppParams(n_ctx=1024, n_threads=2, max_attempts=max_attempts, batch_size=batch_size,
                      prompt_chunk=prompt_chunk)
 
 

@@ -4,7 +4,7 @@ through `dvc repro`, and through `python -m llama_cpp.server`'s chat endpoint.""
 import pytest
 
 from synthempathy.core.jsonl import read_records
-from synthempathy.core.params import LLMParams, load_params
+from synthempathy.core.params import ServerParams, load_params
 from synthempathy.core.records import Explanation, Story
 from synthempathy.generation.cache import RequestCache
 from synthempathy.generation.chat import load_chat_template
@@ -45,7 +45,7 @@ def test_a_chat_server_answers_the_chat_template_as_messages(tmp_path, isolated_
     server = LlamaServer(resolve_model("smollm2").path, tmp_path / "server.log").start()
     try:
         params = load_params(ROOT / "params.yaml")
-        llm = LLMParams(backend="openai", base_url=server.base_url, served_model=SERVED, prompt_format="chat",
+        llm = ServerParams(backend="openai", base_url=server.base_url, served_model=SERVED, prompt_format="chat",
                         concurrency=2)
         rewrite = params.rewrite.model_copy(update={"max_tokens": 64})
         template = load_template(ROOT / rewrite.prompt, {"story"})

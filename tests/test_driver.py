@@ -16,7 +16,7 @@ import time
 import pytest
 
 from synthempathy.core.errors import UserError
-from synthempathy.core.params import GenerationParams, LLMParams, sampling_of
+from synthempathy.core.params import GenerationParams, LlamaCppParams, sampling_of
 from synthempathy.generation.cache import RequestCache
 from synthempathy.generation.driver import Generator, Item, Step, derive_seed
 from synthempathy.generation.prompts import load_template
@@ -24,7 +24,7 @@ from synthempathy.generation.prompts import load_template
 from conftest import ROOT
 from fakes import IDENTITY, ScriptedBackend
 
-LLM = LLMParams(max_attempts=3, seed=7)
+LLM = LlamaCppParams(max_attempts=3, seed=7)
 PARAMS = GenerationParams(prompt="prompts/brainstorm.txt", max_tokens=12, stop=["###"])
 SITUATIONS = ["Losing a job", "A flat tyre", "A noisy neighbour", "Failing an exam", "Moving house", "A sick parent"]
 

@@ -3,7 +3,7 @@
 import pytest
 
 from synthempathy.core.errors import UserError
-from synthempathy.core.params import GenerationParams, LLMParams
+from synthempathy.core.params import GenerationParams, LlamaCppParams
 from synthempathy.generation.cache import RequestCache
 from synthempathy.generation.driver import Generator, Item, Step, clean
 from synthempathy.generation.llm import make_backend
@@ -13,7 +13,7 @@ from synthempathy.generation.prompts import Prompt, load_template
 
 from conftest import ROOT
 
-LLM = LLMParams(n_ctx=1024, n_threads=2, max_attempts=2)
+LLM = LlamaCppParams(n_ctx=1024, n_threads=2, max_attempts=2)
 BRAINSTORM = GenerationParams(prompt="prompts/brainstorm.txt", temperature=1.0, max_tokens=48,
                               stop=["###", "\nSituation:", "\n\n"])
 SITUATIONS = ["Losing a job", "A flat tyre on the way to an interview", "A noisy neighbour", "Failing an exam"]

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from synthempathy.core.params import JudgeParams, LLMParams
+from synthempathy.core.params import JudgeParams, LlamaCppParams
 from synthempathy.core.records import EpitomeScores, Judgement
 from synthempathy.epitome.judge import epitome_grammar, judgement_problem
 from synthempathy.epitome.scores import epitome_stats
@@ -16,7 +16,7 @@ from synthempathy.generation.prompts import load_template
 from conftest import ROOT
 from fakes import provenance
 
-LLM = LLMParams(n_ctx=1024, n_threads=2, max_attempts=2)
+LLM = LlamaCppParams(n_ctx=1024, n_threads=2, max_attempts=2)
 PAIRS = [
     ("I lost my job on Friday and I have no idea how to tell my wife.",
      "I'm so sorry, losing your job so suddenly must be a shock. What worries you most about telling her?"),

@@ -32,7 +32,7 @@ from pathlib import Path
 import pytest
 
 from synthempathy.core.errors import UserError
-from synthempathy.core.params import GenerationParams, LLMParams, load_params, sampling_of
+from synthempathy.core.params import GenerationParams, LlamaCppParams, ServerParams, load_params, sampling_of
 from synthempathy.core.records import BackendIdentity
 from synthempathy.generation.cache import RequestCache, default_cache_path, request_key
 from synthempathy.generation.driver import Generator, Item, Step, derive_seed
@@ -112,8 +112,8 @@ def api_key(monkeypatch):
     monkeypatch.setenv(KEY_ENV, KEY)
 
 
-def openai_llm(base_url: str, **kw) -> LLMParams:
-    return LLMParams(backend="openai", base_url=base_url, served_model=SERVED, max_attempts=2, **kw)
+def openai_llm(base_url: str, **kw) -> ServerParams:
+    return ServerParams(backend="openai", base_url=base_url, served_model=SERVED, max_attempts=2, **kw)
 
 
 def items(names=SITUATIONS) -> list[Item]:
@@ -559,8 +559,22 @@ def test_openai_params_load_with_defaults(tmp_path):
     assert backend.identity == BackendIdentity(model="qwen2.5-7b", model_sha256="served:qwen2.5-7b",
                                                format_setting="completion", implementation="openai r1")
     assert make_backend(llm.model_copy(update={"model_sha256": "a" * 64})).identity.model_sha256 == "a" * 64
-    with pytest.raises(UserError, match=r"judge\.model: '/m/judge\.gguf' is a local GGUF"):
-        make_backend(llm.model_copy(update={"model": "/m/judge.gguf"}))
+    assert load_params(write_llm(tmp_path, **OPENAI)).judge_llm == llm  # a server serves the judge too
+
+
+def test_a_local_judge_model_with_a_server_names_judge_model(tmp_path):
+    import yaml
+
+    path = write_llm(tmp_path, **OPENAI)
+    data = yaml.safe_load(path.read_text())
+    data["judge"]["model"] = "/m/judge.gguf"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    line = path.read_text().splitlines().index("  model: /m/judge.gguf") + 1
+    with pytest.raises(UserError) as err:
+        load_params(path)
+    assert str(err.value) == (f"{path}:{line}: judge.model: a local GGUF, which llm.backend openai does not load; "
+                              "every stage, the judge included, uses llm.served_model (leave judge.model at "
+                              "'embedded') (got '/m/judge.gguf')")
 
 
 @pytest.mark.parametrize("llm, key, problem", [
@@ -569,6 +583,8 @@ def test_openai_params_load_with_defaults(tmp_path):
     ({**OPENAI, "base_url": "gpu-box:8080"}, "llm.base_url", "must start with http:// or https://"),
     ({**OPENAI, "base_url": "http://me:pw@gpu-box/v1"}, "llm.base_url", "must not hold credentials"),
     ({**OPENAI, "n_gpu_layers": -1}, "llm.n_gpu_layers", "only used with llm.backend llama_cpp"),
+    ({**OPENAI, "cpu_repack": False}, "llm.cpu_repack", "only used with llm.backend llama_cpp"),
+    ({"backend": "vllm"}, "llm.backend", "Input should be 'llama_cpp' or 'openai' (got 'vllm')"),
     ({**OPENAI, "model": "/models/x.gguf"}, "llm.model", "only used with llm.backend llama_cpp"),
     ({**OPENAI, "batch_size": 4}, "llm.batch_size", "llm.concurrency sets the requests in flight"),
     ({**OPENAI, "model_sha256": "abc"}, "llm.model_sha256", "should match pattern"),
@@ -591,7 +607,7 @@ def test_openai_params_errors_name_the_key(tmp_path, llm, key, problem):
 def test_server_and_in_process_backend_never_share_cached_calls(embedded_model):
     """Even serving the same GGUF, a server runs another sampler and other kernels: a warm cache
     must not hand its calls to the in-process backend (or back), or a fresh cache would differ."""
-    local = make_backend(LLMParams(prompt_format="completion", batch_size=1)).identity
+    local = make_backend(LlamaCppParams(prompt_format="completion", batch_size=1)).identity
     remote = make_backend(openai_llm("http://127.0.0.1:9/v1", prompt_format="completion",
                                      model_sha256=embedded_model.sha256)).identity
     assert (remote.model_sha256, remote.format_setting) == (local.model_sha256, local.format_setting)

@@ -93,3 +93,12 @@ def test_chain_of_empathy_switch_picks_the_prompt(tmp_path):
     assert load_params(ROOT / "params.yaml").respond.active_prompt == "prompts/respond.txt"
     path = write_params(tmp_path, lambda d: d["respond"].update(chain_of_empathy=False))
     assert load_params(path).respond.active_prompt == "prompts/respond_direct.txt"
+
+
+def test_the_judge_s_model_settings_are_llm_s_with_judge_model_and_are_validated():
+    params = load_params(ROOT / "params.yaml")
+    smollm = params.model_copy(update={"judge": params.judge.model_copy(update={"model": "smollm2"})})
+    assert smollm.judge_llm == params.llm.model_copy(update={"model": "smollm2"})
+    empty = params.model_copy(update={"judge": params.judge.model_copy(update={"model": ""})})  # model_copy skips checks
+    with pytest.raises(ValidationError, match=r"model\n  String should have at least 1 character"):
+        empty.judge_llm

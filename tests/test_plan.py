@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from synthempathy.core.params import GenerationParams, LLMParams, load_params
+from synthempathy.core.params import GenerationParams, LlamaCppParams, load_params
 from synthempathy.generation.cache import RequestCache
 from synthempathy.generation.driver import Generator, Item, Step
 from synthempathy.generation.llm import make_backend
@@ -95,7 +95,7 @@ def test_plan_command_runs_and_rejects_bad_options(project):
 @pytest.mark.model
 def test_a_run_that_calls_the_model_records_its_speed(embedded_model):
     params = GenerationParams(prompt="prompts/brainstorm.txt", max_tokens=16, stop=["\n"])
-    llm = LLMParams(n_ctx=1024, batch_size=2, max_attempts=1)
+    llm = LlamaCppParams(n_ctx=1024, batch_size=2, max_attempts=1)
     backend, cache = make_backend(llm), RequestCache()
     try:
         gen = Generator("brainstorm", load_template(ROOT / params.prompt, {"situation"}), params, llm, backend, cache,

@@ -2,7 +2,7 @@
 
 import pytest
 
-from synthempathy.core.params import FilterParams, LLMParams, NearDupParams, ToxicityParams
+from synthempathy.core.params import FilterParams, LlamaCppParams, NearDupParams, ToxicityParams
 from synthempathy.core.records import Pair
 from synthempathy.generation.llm import model_markers
 from synthempathy.quality.dedupe import dedupe
@@ -29,7 +29,7 @@ def pair(i: int, explanation: str = GOOD_EXPLANATION, response: str = GOOD_RESPO
 def test_the_generating_models_own_markers_are_read_from_its_gguf_and_dropped(model, leaked):
     """A chat model's turn markers (its GGUF's chat template) and every model's BOS/EOS texts join
     filter.leak_markers; the vocabulary alone is read, not the weights."""
-    markers = model_markers(LLMParams(model=model))
+    markers = model_markers(LlamaCppParams(model=model))
     assert leaked in markers and not any(m in P.leak_markers for m in markers)
     checks = P.with_markers(markers)
     assert checks.leak_markers == [*P.leak_markers, *markers] and checks.with_markers(markers) == checks

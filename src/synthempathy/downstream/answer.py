@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
-from synthempathy.core.params import LLMParams, Params
+from synthempathy.core.params import LlamaCppParams, Params, SharedLLMParams
 from synthempathy.core.records import HeldOutPrompt, ModelAnswer
 from synthempathy.downstream.adapter import GGUF_FILE, PEFT_WEIGHTS
 from synthempathy.downstream.base_model import BaseSource
@@ -30,17 +30,17 @@ LLAMA_CPP_KEYS = ("n_ctx", "n_threads", "n_batch", "n_gpu_layers", "cpu_repack",
 """llm's settings that carry over to the downstream models in llama.cpp."""
 
 
-def llama_cpp_params(params: Params, adapter: Path | None) -> LLMParams:
+def llama_cpp_params(params: Params, adapter: Path | None) -> LlamaCppParams:
     """The llm settings for the base GGUF (with the adapter for the tuned model), validated."""
     carried = params.llm.model_dump(include=set(LLAMA_CPP_KEYS))
-    return LLMParams.model_validate({**carried, "backend": "llama_cpp", "model": params.downstream.base_model,
-                                     "lora_adapter": str(adapter) if adapter else None,
-                                     "prompt_format": "completion", "seed": params.downstream.seed,
-                                     "max_attempts": 1})
+    return LlamaCppParams.model_validate({**carried, "backend": "llama_cpp", "model": params.downstream.base_model,
+                                          "lora_adapter": str(adapter) if adapter else None,
+                                          "prompt_format": "completion", "seed": params.downstream.seed,
+                                          "max_attempts": 1})
 
 
 def backend_for(model: Model, params: Params, source: BaseSource, base_dir: Path, adapter_dir: Path,
-                device: str) -> tuple[Backend | None, LLMParams]:
+                device: str) -> tuple[Backend | None, SharedLLMParams]:
     """(a backend the caller built, or None for make_backend to build one from the llm params; those params)."""
     adapter = adapter_dir if model == "tuned" else None
     if source.kind == "gguf":
@@ -50,7 +50,7 @@ def backend_for(model: Model, params: Params, source: BaseSource, base_dir: Path
 
     backend = TransformersBackend(base_dir, source.name, source.sha256, device, adapter_dir=adapter,
                                   adapter_sha256=file_sha256(adapter / PEFT_WEIGHTS) if adapter else None)
-    return backend, LLMParams(seed=params.downstream.seed, max_attempts=1)
+    return backend, SharedLLMParams(seed=params.downstream.seed, max_attempts=1)
 
 
 def answer(prompts: Sequence[HeldOutPrompt], params: Params, source: BaseSource, base_dir: Path,

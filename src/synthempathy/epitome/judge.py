@@ -59,6 +59,6 @@ def judge_stage(params: Params, category: Callable[[Any], str]) -> GenerationSta
         prompt=params.judge.prompt,
         chat_prompt=params.judge.chat_prompt,
         grammar=epitome_grammar(),
-        llm=params.llm.model_copy(update={"model": params.judge.model}),
+        llm=params.judge_llm,
         check=judgement_problem,
     )

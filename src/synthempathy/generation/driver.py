@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from tqdm import tqdm
 
 from synthempathy.core.errors import UserError
-from synthempathy.core.params import LLMParams, SamplingParams, sampling_of
+from synthempathy.core.params import SamplingParams, SharedLLMParams, sampling_of
 from synthempathy.core.records import Provenance
 from synthempathy.generation import choice
 from synthempathy.generation.cache import RequestCache, request_key
@@ -120,7 +120,7 @@ class StageStats:
 class Generator:
     """Runs a template over items with one backend and one cache."""
 
-    def __init__(self, stage: str, template: Template, section: SamplingParams, llm: LLMParams,
+    def __init__(self, stage: str, template: Template, section: SamplingParams, llm: SharedLLMParams,
                  backend: Backend, cache: RequestCache, steps: Sequence[Step], grammar: str | None = None,
                  check: Callable[[dict[str, str]], str | None] | None = None, as_is: bool = False,
                  chat: ChatTemplate | None = None):

@@ -24,7 +24,7 @@ from typing import Any
 from tqdm import tqdm
 
 from synthempathy.core.errors import UserError
-from synthempathy.core.params import LLMParams, SamplingParams
+from synthempathy.core.params import LlamaCppParams, SamplingParams
 from synthempathy.core.records import BackendIdentity
 from synthempathy.generation.llm import amx_workaround
 from synthempathy.generation import chat, hygiene
@@ -108,7 +108,7 @@ class LlamaCppBackend(Backend):
         """KV cache size of the Llama object's own context, the one create_completion uses."""
         return self.params.n_ctx
 
-    def __init__(self, params: LLMParams):
+    def __init__(self, params: LlamaCppParams):
         self.params = params
         self.model: ModelFile = resolve_model(params.model)
         self.adapter: ModelFile | None = resolve_adapter(params.lora_adapter) if params.lora_adapter else None

@@ -56,7 +56,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from synthempathy.core.params import LLMParams, SamplingParams
+from synthempathy.core.params import LlamaCppParams, SamplingParams
 from synthempathy.generation.choice import continuation_logprobs
 from synthempathy.generation.llm.base import Completion, Scores
 from synthempathy.generation.llm.llama_cpp import LlamaCppBackend, _quiet_stderr, last_logits
@@ -160,7 +160,7 @@ class _Slot:
 class BatchedLlamaCppBackend(LlamaCppBackend):
     name, revision = "llama_cpp_batched", REVISION
 
-    def __init__(self, params: LLMParams):
+    def __init__(self, params: LlamaCppParams):
         super().__init__(params)
         self.batch_rows = params.batch_size
         self.concurrency = params.batch_size

@@ -74,11 +74,10 @@ import urllib.parse
 from typing import Any
 
 from synthempathy.core.errors import UserError
-from synthempathy.core.params import LLMParams, SamplingParams
+from synthempathy.core.params import SamplingParams, ServerParams
 from synthempathy.core.records import BackendIdentity
 from synthempathy.generation.llm.base import Backend, Completion
 from synthempathy.generation.llm.llama_cpp import sampling_kwargs
-from synthempathy.generation.models import EMBEDDED
 from synthempathy.generation.prompts import Prompt
 
 REVISION = 1
@@ -130,12 +129,7 @@ class OpenAIServerBackend(Backend):
     backoff_base_s = 0.5
     backoff_max_s = 30.0
 
-    def __init__(self, params: LLMParams):
-        if params.model != EMBEDDED:  # only the judge's model_copy can get here; params validation catches llm.model
-            raise UserError(
-                f"params.yaml: judge.model: {params.model!r} is a local GGUF, which llm.backend openai does not load; "
-                "every stage, the judge included, uses llm.served_model (leave judge.model at 'embedded')"
-            )
+    def __init__(self, params: ServerParams):
         self.params = params
         self.prompt_format = "chat" if params.prompt_format == "chat" else "completion"
         path = "chat/completions" if self.prompt_format == "chat" else "completions"
