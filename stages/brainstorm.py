@@ -6,8 +6,8 @@ data/stories/rejects.jsonl.
 """
 
 from synthempathy.core.entry_point import Files, stage
-from synthempathy.core.jsonl import read_records
-from synthempathy.core.metrics import BrainstormMetrics
+from synthempathy.core.jsonl import read_records, write_records
+from synthempathy.core.metrics import BrainstormMetrics, write_metrics
 from synthempathy.core.params import load_params
 from synthempathy.core.records import Seed, Story
 from synthempathy.generation.driver import Item, Step
@@ -37,9 +37,12 @@ def main(files: Files) -> None:
     )
     # Of two copies, the lower story number wins (then the earlier seed): raising
     # scale.stories_per_seed then never drops a story that was already kept.
-    run_generation(generating, params, inputs, files.out, files.rejects, files.metrics,
-                   postprocess=dedupe_field("story", "brainstorm", priority=lambda story: position[story.id]),
-                   extra_metrics={"seeds": len(seeds)}, metrics_type=BrainstormMetrics)
+    generated = run_generation(
+        generating, params, inputs, extra_metrics={"seeds": len(seeds)},
+        postprocess=dedupe_field("story", "brainstorm", priority=lambda story: position[story.id]))
+    write_records(files.out, generated.kept)
+    write_records(files.rejects, generated.rejects)
+    write_metrics(files.metrics, BrainstormMetrics, generated.metrics)
 
 
 if __name__ == "__main__":

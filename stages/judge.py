@@ -42,7 +42,10 @@ def main(files: Files) -> None:
         return
     judging = judge_stage(params, category=lambda pair: pair.category)
     inputs = [(p, Item(id=p.id, values={"explanation": p.explanation, "response": p.response})) for p in pairs]
-    run_generation(judging, params, inputs, files.out, files.failed, files.metrics)
+    generated = run_generation(judging, params, inputs)
+    write_records(files.out, generated.kept)
+    write_records(files.failed, generated.rejects)
+    write_metrics(files.metrics, GenerationMetrics, generated.metrics)
 
 
 if __name__ == "__main__":

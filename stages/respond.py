@@ -10,8 +10,8 @@ Reads data/explanations/explanations.jsonl, writes data/pairs/pairs.jsonl.
 """
 
 from synthempathy.core.entry_point import Files, stage
-from synthempathy.core.jsonl import read_records
-from synthempathy.core.metrics import RespondMetrics
+from synthempathy.core.jsonl import read_records, write_records
+from synthempathy.core.metrics import RespondMetrics, write_metrics
 from synthempathy.core.params import load_params
 from synthempathy.core.records import Explanation, Pair
 from synthempathy.chain_of_empathy import respond_steps
@@ -44,8 +44,10 @@ def main(files: Files) -> None:
     inputs = [(e, Item(id=e.id, values={"explanation": e.explanation,
                                          "guidance": guidance if flag(e.explanation) else ""}))
               for e in explanations]
-    run_generation(generating, params, inputs, files.out, files.rejects, files.metrics,
-                   extra_metrics={"chain_of_empathy": respond.chain_of_empathy}, metrics_type=RespondMetrics)
+    generated = run_generation(generating, params, inputs, extra_metrics={"chain_of_empathy": respond.chain_of_empathy})
+    write_records(files.out, generated.kept)
+    write_records(files.rejects, generated.rejects)
+    write_metrics(files.metrics, RespondMetrics, generated.metrics)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@ Reads data/stories/stories.jsonl, writes data/explanations/explanations.jsonl.
 """
 
 from synthempathy.core.entry_point import Files, stage
-from synthempathy.core.jsonl import read_records
+from synthempathy.core.jsonl import read_records, write_records
+from synthempathy.core.metrics import GenerationMetrics, write_metrics
 from synthempathy.core.params import load_params
 from synthempathy.core.records import Explanation, Story
 from synthempathy.generation.driver import Item, Step
@@ -25,7 +26,10 @@ def main(files: Files) -> None:
         ),
     )
     inputs = [(s, Item(id=s.id, values={"story": s.story})) for s in stories]
-    run_generation(generating, params, inputs, files.out, files.rejects, files.metrics)
+    generated = run_generation(generating, params, inputs)
+    write_records(files.out, generated.kept)
+    write_records(files.rejects, generated.rejects)
+    write_metrics(files.metrics, GenerationMetrics, generated.metrics)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,8 @@ hand-labelled synthetic pairs of tests/data/synthetic_epitome.jsonl follow.
 """
 
 from synthempathy.core.entry_point import Files, stage
-from synthempathy.core.jsonl import read_records
+from synthempathy.core.jsonl import read_records, write_records
+from synthempathy.core.metrics import GenerationMetrics, write_metrics
 from synthempathy.core.params import load_params
 from synthempathy.core.records import EpitomeExample
 from synthempathy.epitome.data import read_synthetic, sample
@@ -24,8 +25,10 @@ def main(files: Files) -> None:
     examples = sample(read_records(files.test, EpitomeExample), params.calibration.sample, params.calibration.seed)
     examples += read_synthetic(files.synthetic)
     inputs = [(e, Item(id=e.id, values={"explanation": e.seeker_post, "response": e.response_post})) for e in examples]
-    run_generation(judge_stage(params, category=lambda example: "epitome"), params, inputs, files.out, files.failed,
-                   files.run)
+    generated = run_generation(judge_stage(params, category=lambda example: "epitome"), params, inputs)
+    write_records(files.out, generated.kept)
+    write_records(files.failed, generated.rejects)
+    write_metrics(files.run, GenerationMetrics, generated.metrics)
 
 
 if __name__ == "__main__":

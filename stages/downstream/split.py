@@ -1,9 +1,10 @@
 """Downstream 2, split: the pairs to train on and the prompts both models answer.
 
 A share of the seed situations (downstream.held_out_share) is held out: their explanations that
-pass the filter's checks on explanations become prompts, and none of their pairs is trained on. With downstream.epitome_prompts, seeker
-posts of EPITOME's test split are prompts too (research-only; the outputs are never pushed).
-Writes data/downstream/train.jsonl (corpus pairs) and data/downstream/prompts.jsonl.
+pass the filter's checks on explanations become prompts, and none of their pairs is trained on.
+With downstream.epitome_prompts, seeker posts of EPITOME's test split (--epitome-test) are
+prompts too (research-only; the outputs are never pushed). Writes the corpus pairs to train on
+(--train) and the prompts (--prompts).
 """
 
 import sys

@@ -31,8 +31,9 @@ def main(files: Files) -> None:
     tmp = out.with_name(f".{out.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     try:
-        trained = train_lora(training_folder(files.base, params.base_model), [(p.explanation, p.response) for p in pairs],
-                             template, params, tmp, base_name=source.name)
+        examples = [(p.explanation, p.response) for p in pairs]
+        trained = train_lora(training_folder(files.base, params.base_model), examples, template, params, tmp,
+                             base_name=source.name)
         if source.kind == "gguf":
             lora_gguf.convert(tmp, Path(resolve_base(params.base_model).path), tmp / GGUF_FILE)
         write_json(tmp / TRAINING_FILE, {

@@ -1,8 +1,7 @@
-"""What all generating stages share: validate params before any model loads, open the
-request cache, load the model only if a call misses the cache, write outputs atomically,
-print a one-line summary. A stage script in stages/ says what it reads, how it builds prompt
-variables and records, and hands on the paths dvc.yaml gave it; `run_generation` does the
-rest the same way for all of them.
+"""What all generating stages share: open the request cache, load the model only if a call
+misses the cache, turn outcomes into records and rejects, count them, print a one-line
+summary. A stage script in stages/ says what it reads, how it builds prompt variables and
+records, and writes what `run_generation` returns to the paths dvc.yaml gave it.
 """
 
 from __future__ import annotations
@@ -16,8 +15,6 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from synthempathy.core.jsonl import write_records
-from synthempathy.core.metrics import GenerationMetrics, write_metrics
 from synthempathy.core.params import GenerationParams, LLMParams, Params, SamplingParams
 from synthempathy.core.records import Reject
 from synthempathy.generation.cache import RequestCache
@@ -100,12 +97,20 @@ def build_records(stage: GenerationStage, inputs: Sequence[tuple[Any, Item]],
     return kept, rejects
 
 
+@dataclass(frozen=True)
+class Generated:
+    """What a generating stage writes: its records, its rejects and its metrics' numbers."""
+
+    kept: list[BaseModel]
+    rejects: list[Reject]
+    metrics: dict
+    """The fields of core/metrics.py's GenerationMetrics, plus the stage's `extra_metrics`."""
+
+
 def run_generation(stage: GenerationStage, params: Params, inputs: Sequence[tuple[Any, Item]],
-                   out_path: str, rejects_path: str, metrics_path: str,
-                   postprocess: Postprocess | None = None, extra_metrics: dict | None = None,
-                   metrics_type: type[GenerationMetrics] = GenerationMetrics) -> list[BaseModel]:
-    """Generate one output per input, write outs, rejects and metrics (`metrics_type`, with
-    `extra_metrics` for its own fields); return the kept records."""
+                   postprocess: Postprocess | None = None, extra_metrics: dict | None = None) -> Generated:
+    """Generate one output per input; the records kept (after `postprocess`), every reject and
+    the metrics, with `extra_metrics` for the stage's own fields."""
     with generator_for(stage, params) as generator:
         outcomes = generator.run([item for _, item in inputs])
     kept, rejects = build_records(stage, inputs, outcomes)
@@ -113,8 +118,6 @@ def run_generation(stage: GenerationStage, params: Params, inputs: Sequence[tupl
     if postprocess is not None:
         kept, dropped = postprocess(kept, params)
         rejects += dropped
-    write_records(out_path, kept)
-    write_records(rejects_path, rejects)
     stats = generator.stats
     metrics = {
         "items": stats.items,
@@ -124,13 +127,12 @@ def run_generation(stage: GenerationStage, params: Params, inputs: Sequence[tupl
         "completion_tokens": stats.completion_tokens,
         **(extra_metrics or {}),
     }
-    write_metrics(metrics_path, metrics_type, metrics)
     print(stats.summary(stage.name), file=sys.stderr)
     if report := generator.backend.report():
         print(f"{stage.name}: {report}", file=sys.stderr)
     if dropped:
-        print(f"{stage.name}: then dropped {len(dropped)} duplicates -> {len(kept)} written", file=sys.stderr)
-    return kept
+        print(f"{stage.name}: then dropped {len(dropped)} duplicates -> {len(kept)} kept", file=sys.stderr)
+    return Generated(kept, rejects, metrics)
 
 
 def reject_of(stage: str, outcome: Outcome) -> Reject:
