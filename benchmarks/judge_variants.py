@@ -79,7 +79,7 @@ def run_variant(name: str, calls: list[tuple[str, str | None, object, str]], exa
     failed: set[str] = set()
     cost = {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0}
     sampling = params.judge.model_copy(update={"temperature": 0.0}) if name == "joint_greedy" else params.judge
-    llm = params.llm.model_copy(update={"model": params.judge.model})
+    llm = params.judge_llm
     items = [Item(id=e.id, values={"explanation": e.seeker_post, "response": e.response_post}) for e in examples]
     for prompt, grammar, check, mechanism in calls:
         template = load_template(prompt, {"explanation", "response"})

@@ -5,12 +5,14 @@ import json
 import pytest
 
 from synthempathy.core.errors import UserError
-from synthempathy.core.metrics import EvaluateMetrics, FilterMetrics, Headline, headline, read_metrics, write_metrics
+from synthempathy.core.metrics import (CalibrationMetrics, EvaluateMetrics, FilterMetrics, Headline, headline, read_metrics,
+                                       write_metrics)
 
 from conftest import ROOT
 
 
-@pytest.mark.parametrize("name, model", [("evaluate", EvaluateMetrics), ("filter", FilterMetrics)])
+@pytest.mark.parametrize("name, model", [("evaluate", EvaluateMetrics), ("filter", FilterMetrics),
+                                         ("judge_calibration", CalibrationMetrics)])
 def test_the_committed_metrics_fit_their_types(name, model):
     path = ROOT / "metrics" / f"{name}.json"
     assert read_metrics(path, model).model_dump(exclude_none=True) == json.loads(path.read_text())

@@ -18,6 +18,7 @@ from pathlib import Path
 from synthempathy.core.hashing import file_sha256
 from synthempathy.core.entry_point import Files, stage
 from synthempathy.core.jsonl import read_records, write_csv, write_json
+from synthempathy.core.metrics import CalibrationMetrics, write_metrics
 from synthempathy.core.params import load_params
 from synthempathy.core.records import EpitomeExample, Judgement, Reject
 from synthempathy.epitome.calibration import calibrated_judges, calibration_metrics, confusion_rows
@@ -49,7 +50,7 @@ def main(files: Files) -> None:
     with open(files.split, encoding="utf-8") as handle:
         split = json.load(handle)
     metrics = calibration_metrics(dev, test, synthetic, judged, len(failed), split, load_params().calibration.seed)
-    write_json(files.metrics, metrics)
+    write_metrics(files.metrics, CalibrationMetrics, metrics)
     llm_provenance = llm_judgements[0].provenance if llm_judgements else None
     models = {name: file_sha256(Path(getattr(files, f"{name}_model"))) for name in TRAINED}
     write_json(files.calibrated, calibrated_judges(metrics, llm_provenance, models))

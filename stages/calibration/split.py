@@ -9,13 +9,15 @@ split's counts to data/calibration/split.json.
 from synthempathy.core.entry_point import Files, stage
 from synthempathy.core.jsonl import write_json, write_records
 from synthempathy.core.params import load_params
-from synthempathy.epitome.data import load_epitome, split_by_seeker
+from synthempathy.epitome.data import load_epitome_files, split_by_seeker
 
 
-@stage(reads=("epitome",), writes=("dev", "test", "split"))
+@stage(reads=("emotional_reactions", "interpretations", "explorations"), writes=("dev", "test", "split"))
 def main(files: Files) -> None:
     params = load_params().calibration
-    pairs, conflicts = load_epitome(files.epitome)
+    pairs, conflicts = load_epitome_files({"emotional_reaction": files.emotional_reactions,
+                                           "interpretation": files.interpretations,
+                                           "exploration": files.explorations})
     dev, test = split_by_seeker(pairs, params.dev_share, params.seed)
     write_records(files.dev, dev)
     write_records(files.test, test)

@@ -30,7 +30,7 @@ def entry_point(main: Callable[..., None]) -> Callable[..., None]:
     A crash in native code (llama.cpp: SIGILL, SIGSEGV, SIGBUS, SIGFPE, SIGABRT)
     would otherwise end the process with nothing but DVC's `exited with -4`;
     faulthandler prints the signal and every thread's Python stack first, so the
-    log shows which call died (docs/pipeline.md). It writes to a copy of fd 2
+    log shows which call died (README, "When things go wrong"). It writes to a copy of fd 2
     because model loading points fd 2 at /dev/null for a while.
     """
 

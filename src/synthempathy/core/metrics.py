@@ -23,7 +23,7 @@ class Metrics(BaseModel):
 
 
 class GenerationMetrics(Metrics):
-    """metrics/<stage>.json of a generating stage (run_generation; the judge's)."""
+    """metrics/<stage>.json of a generating stage (run_generation's numbers, written by its script; the judge's)."""
 
     items: int
     kept: int
@@ -92,6 +92,87 @@ class JudgeCalibrationMetrics(Metrics):
     """QWK on the hand-labelled synthetic-style pairs (tests/data/synthetic_epitome.jsonl): validity on our kind of text."""
     IP_synthetic_qwk: float | None = None
     EX_synthetic_qwk: float | None = None
+
+
+class Agreement(Metrics):
+    """A judge against the human labels on one mechanism (epitome/calibration.py)."""
+
+    n: int
+    accuracy: float
+    macro_f1: float
+    qwk: float
+
+
+class AgreementDetail(Agreement):
+    """On the test pairs the LLM judge scored: where judge and humans differ."""
+
+    confusion: list[list[int]]
+    human_distribution: list[float]
+    judge_distribution: list[float]
+
+
+class AgreementInterval(Agreement):
+    """With the 95% bootstrap interval of its QWK."""
+
+    qwk_low: float
+    qwk_high: float
+
+
+class DetailPerMechanism(Metrics):
+    ER: AgreementDetail
+    IP: AgreementDetail
+    EX: AgreementDetail
+
+
+class LLMJudgeAgreement(DetailPerMechanism):
+    failed: int
+    """Test pairs whose judgement never validated."""
+
+
+class IntervalPerMechanism(Metrics):
+    ER: AgreementInterval
+    IP: AgreementInterval
+    EX: AgreementInterval
+
+
+class Majority(Metrics):
+    level: int
+    accuracy: float
+    macro_f1: float
+
+
+class MajorityPerMechanism(Metrics):
+    ER: Majority
+    IP: Majority
+    EX: Majority
+
+
+class SplitCounts(Metrics):
+    pairs: int
+    dropped_conflicting: int
+    dev: int
+    test: int
+    dev_posts: int
+    test_posts: int
+
+
+class SyntheticAgreement(Metrics):
+    llm: IntervalPerMechanism
+    classifier: IntervalPerMechanism
+    encoder: IntervalPerMechanism
+
+
+class CalibrationMetrics(Metrics):
+    """metrics/judge_calibration.json: every judge against EPITOME's humans and the synthetic labels."""
+
+    split: SplitCounts
+    llm: LLMJudgeAgreement
+    classifier: DetailPerMechanism
+    encoder: DetailPerMechanism
+    classifier_all_test: IntervalPerMechanism
+    encoder_all_test: IntervalPerMechanism
+    synthetic: SyntheticAgreement
+    majority: MajorityPerMechanism
 
 
 class DiversityMetrics(Metrics):

@@ -167,8 +167,7 @@ class LlamaCppParams(SharedLLMParams):
     """`backend: llama_cpp`: the GGUF runs in this process."""
 
     backend: Literal["llama_cpp"] = "llama_cpp"
-    """llama_cpp: in-process llama.cpp. openai: an OpenAI-compatible completion server
-    (llama.cpp's llama-server, `python -m llama_cpp.server`, vLLM), see llm/openai_server.py."""
+    """In-process llama.cpp (the default; `openai` is ServerParams: llama-server, vLLM, ...)."""
     model: str = Field("embedded", min_length=1)
     """`embedded` (Gemma 3 270M shipped on PyPI), `smollm2` or the path of any local GGUF file."""
     n_ctx: int = Field(2048, ge=256)
@@ -273,7 +272,9 @@ class ServerParams(SharedLLMParams):
 
 def _backend_of(value: Any) -> str | None:
     """The union's tag: llm.backend, llama_cpp when params.yaml leaves it out."""
-    return value.get("backend", "llama_cpp") if isinstance(value, dict) else getattr(value, "backend", None)
+    if isinstance(value, dict):
+        return value.get("backend", "llama_cpp")
+    return getattr(value, "backend", "llama_cpp")  # not a mapping: LlamaCppParams says what it should be
 
 
 LLMParams = Annotated[Annotated[LlamaCppParams, Tag("llama_cpp")] | Annotated[ServerParams, Tag("openai")],
@@ -680,7 +681,7 @@ class Params(Section):
 def _cross_section_problems(params: Params) -> list[tuple[list[str], str, Any]]:
     """What no single section can check: (key path, problem, value) for each."""
     problems = []
-    if isinstance(params.llm, ServerParams) and params.judge.model != "embedded":
+    if isinstance(params.llm, ServerParams) and params.judge.scorer == "llm" and params.judge.model != "embedded":
         problems.append((["judge", "model"], "a local GGUF, which llm.backend openai does not load; every stage, "
                          "the judge included, uses llm.served_model (leave judge.model at 'embedded')",
                          params.judge.model))

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+from collections.abc import Mapping
 from pathlib import Path
 
 from synthempathy.core.errors import UserError
@@ -58,15 +59,21 @@ def _read_levels(path: Path) -> list[tuple[tuple[str, str], str, str, int, str]]
 
 
 def load_epitome(directory: str | Path) -> tuple[list[EpitomeExample], int]:
-    """Every pair with its three human labels, in file order; and how many conflicting pairs were dropped."""
+    """load_epitome_files for a folder holding EPITOME's three CSVs under their own names."""
     directory = Path(directory)
     if not directory.is_dir():
         raise UserError(f"{directory}: EPITOME directory not found; {FETCH_HINT}")
+    return load_epitome_files({mechanism: directory / name for mechanism, name in EPITOME_FILES.items()})
+
+
+def load_epitome_files(files: Mapping[str, str | Path]) -> tuple[list[EpitomeExample], int]:
+    """Every pair with its three human labels, in file order, from each mechanism's CSV (`files`);
+    and how many conflicting pairs were dropped."""
     texts: dict[tuple[str, str], tuple[str, str]] = {}
     levels: dict[tuple[str, str], dict[str, set[int]]] = {}
     rationales: dict[tuple[str, str], dict[str, str]] = {}
     for mechanism in MECHANISMS:
-        for key, seeker, response, level, spans in _read_levels(directory / EPITOME_FILES[mechanism]):
+        for key, seeker, response, level, spans in _read_levels(Path(files[mechanism])):
             texts.setdefault(key, (seeker, response))
             levels.setdefault(key, {m: set() for m in MECHANISMS})[mechanism].add(level)
             rationales.setdefault(key, {}).setdefault(mechanism, spans)  # an agreeing repeat: the first row's
