@@ -21,11 +21,9 @@ from synthempathy.core.jsonl import read_records, write_csv, write_json
 from synthempathy.core.metrics import CalibrationMetrics, write_metrics
 from synthempathy.core.params import load_params
 from synthempathy.core.records import EpitomeExample, Judgement, Reject
-from synthempathy.epitome.calibration import calibrated_judges, calibration_metrics, confusion_rows
+from synthempathy.epitome.calibration import TRAINED, calibrated_judges, calibration_metrics, confusion_rows
 from synthempathy.epitome.data import read_synthetic
 from synthempathy.epitome.scores import MECHANISMS, SHORT
-
-TRAINED = ("classifier", "encoder")
 
 
 def levels_of(records) -> dict[str, dict[str, int]]:
